@@ -1,0 +1,1 @@
+"""Reading Slippi replays and archives into the dataset: rollback finalisation, manifest, Parquet."""
