@@ -55,6 +55,8 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
     bar = tqdm(unit="game", desc="ingest", disable=args.quiet or None, dynamic_ncols=True)
 
     def progress(n: int, s: dict) -> None:
+        if bar.total is None and s["expected"] is not None:
+            bar.total = s["expected"]
         bar.update(n)
         bar.set_postfix(ok=s["games_ok"], failed=s["games_failed"], frames=s["frames"])
 

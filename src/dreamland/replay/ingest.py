@@ -33,6 +33,7 @@ from dreamland.replay.sources import (
     Source,
     SourceError,
     discover,
+    expected_count,
     iter_archive,
     maybe_gunzip,
     shard_of,
@@ -77,6 +78,7 @@ class Work:
 @dataclass
 class Summary:
     sources: int = 0
+    expected: int | None = None  # replays this run will look at, when knowable upfront
     seen: int = 0
     skipped_known: int = 0
     statuses: Counter = field(default_factory=Counter)
@@ -89,6 +91,7 @@ class Summary:
     def as_dict(self) -> dict:
         return {
             "sources": self.sources,
+            "expected": self.expected,
             "replays_seen": self.seen,
             "already_in_dataset": self.skipped_known,
             "games_ok": self.statuses["ok"],
@@ -233,6 +236,11 @@ def process_chunk(chunk: list[Work], batch: str, ctx: dict | None = None) -> lis
         if p is not None:
             players.append(p)
             items.append(i)
+    return _publish(rows, players, items, batch, ctx)
+
+
+def _publish(rows: list[dict], players: list, items: list, batch: str, ctx: dict) -> list[dict]:
+    """Write a batch's three tables into staging, then make them visible at once."""
     staging = ctx["staging"] / batch
     staging.mkdir(parents=True, exist_ok=True)
     files = {
@@ -287,6 +295,7 @@ def _iter_work(
     known_keys: set[tuple[str, int]],
     summary: Summary,
     spool: str,
+    progress: Callable[[int, dict], None] | None = None,
 ) -> Iterator[Work]:
     index, count = shard
     for src in sources:
@@ -295,6 +304,8 @@ def _iter_work(
                 continue
             if (src.key, src.size) in known_keys:
                 summary.skipped_known += 1
+                if progress:
+                    progress(1, summary.as_dict())
                 continue
             if src.path.lower().endswith(".gz"):
                 try:
@@ -317,6 +328,8 @@ def _iter_work(
                 if data is None:
                     if shard_of(key, count) == index:
                         summary.skipped_known += 1
+                        if progress:
+                            progress(1, summary.as_dict())
                     continue
                 try:
                     data = maybe_gunzip(member, data)
@@ -367,7 +380,7 @@ def ingest(
         raise SourceError(f"--shard {index}/{count}: expected i/n with 0 <= i < n")
     found = discover(sources)
     dataset = Dataset.create_or_open(out)
-    summary = Summary(sources=len(found))
+    summary = Summary(sources=len(found), expected=expected_count(found, (index, count)))
 
     tmp_root = dataset.path / "_tmp"
     tmp_root.mkdir(exist_ok=True)
@@ -404,7 +417,9 @@ def ingest(
         if progress:
             progress(len(rows), summary.as_dict())
 
-    work = _iter_work(found, (index, count), known_keys, summary, spool)
+    if progress:
+        progress(0, summary.as_dict())
+    work = _iter_work(found, (index, count), known_keys, summary, spool, progress)
     batches = (
         (chunk, f"{run_id}-{i:06d}") for i, chunk in enumerate(_chunks(work, chunk_games))
     )
@@ -459,7 +474,17 @@ def _isolate(chunk: list[Work], batch: str, ctx: dict) -> list[dict]:
             try:
                 rows += one.submit(process_chunk, [work], f"{batch}-{i:02d}").result()
             except BrokenProcessPool:
-                rows.append({"status": "failed", "reason": "parser crashed", "frames": 0,
-                             "eligible": False, "game_id": None})
+                row = {
+                    "game_id": _sha256_file(work.path) if os.path.exists(work.path) else None,
+                    "status": "failed",
+                    "reason": "parser crashed",
+                    "detail": "the parser killed its process",
+                    "source": work.source,
+                    "member": work.member,
+                    "source_key": work.key,
+                    "source_size": work.size,
+                    "batch": f"{batch}-{i:02d}",
+                }
+                rows += _publish([row], [], [], row["batch"], ctx)
     return rows
 

@@ -96,6 +96,39 @@ def maybe_gunzip(name: str, data: bytes) -> bytes:
     return gzip.decompress(data) if _lower(name).endswith(".gz") else data
 
 
+def member_names(path: str) -> list[str] | None:
+    """Replay members of a zip or 7z archive, read from its index (cheap); None for tar streams,
+    whose members are only known by reading them."""
+    lower = _lower(path)
+    try:
+        if lower.endswith(".zip"):
+            with zipfile.ZipFile(path) as zf:
+                return [i.filename for i in zf.infolist() if is_replay_name(i.filename)]
+        if lower.endswith(".7z"):
+            import py7zr
+
+            with py7zr.SevenZipFile(path) as archive:
+                return [i.filename for i in archive.list() if is_replay_name(i.filename)]
+    except Exception:  # noqa: BLE001 - an unreadable archive is reported when it is read
+        return []
+    return None
+
+
+def expected_count(sources: list[Source], shard: tuple[int, int]) -> int | None:
+    """How many replays this shard will see, for the progress bar; None if unknowable upfront."""
+    index, count = shard
+    total = 0
+    for src in sources:
+        if not src.is_archive:
+            total += shard_of(src.key, count) == index
+            continue
+        names = member_names(src.path)
+        if names is None:
+            return None
+        total += sum(shard_of(f"{src.key}::{m}", count) == index for m in names)
+    return total
+
+
 # --- archive members as a stream of (member name, size, bytes) ---------------------------------
 
 
