@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dreamland import __version__
-from dreamland.schema import fingerprint
+from dreamland.schema import storage_fingerprint
 
 FORMAT = "dreamland-dataset"
 FORMAT_VERSION = 1
@@ -109,10 +109,10 @@ class Dataset:
                 f"{path}: dataset format {self.meta.get('format_version')}, this dreamland reads "
                 f"{FORMAT_VERSION}; ingest again into a new folder"
             )
-        if self.meta.get("schema_fingerprint") != fingerprint():
+        if self.meta.get("schema_fingerprint") != storage_fingerprint():
             raise DatasetError(
                 f"{path}: written with schema {self.meta.get('schema_fingerprint')}, this dreamland "
-                f"uses schema {fingerprint()}; ingest again into a new folder"
+                f"uses schema {storage_fingerprint()}; ingest again into a new folder"
             )
 
     @staticmethod
@@ -131,7 +131,7 @@ class Dataset:
                     {
                         "format": FORMAT,
                         "format_version": FORMAT_VERSION,
-                        "schema_fingerprint": fingerprint(),
+                        "schema_fingerprint": storage_fingerprint(),
                         "created_by": f"dreamland {__version__}",
                         "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                     },

@@ -15,6 +15,7 @@ from dreamland.schema.fields import (
     field,
     fields,
     fingerprint,
+    storage_fingerprint,
 )
 
 __all__ = [
@@ -29,4 +30,5 @@ __all__ = [
     "field",
     "fields",
     "fingerprint",
+    "storage_fingerprint",
 ]

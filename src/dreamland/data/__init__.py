@@ -1,0 +1,1 @@
+"""Training data: the packed store, splits, window sampling, augmentation, and the encoding."""

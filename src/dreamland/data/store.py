@@ -1,0 +1,365 @@
+"""The packed training store: memory-mapped arrays of every two-player game, plus a game index.
+
+Layout (see docs/store.md)::
+
+    STORE/
+      store.json                 format, versions, schema fingerprint, array layout, counts
+      games.parquet              one row per game: where its frames and items start, facts, split key
+      player_<group>.npy         (frames, 2, F) leaders' state, by dtype group (data.layout)
+      player_exists.npy          (frames, 2) uint8
+      follower_<group>.npy       (follower frames, 2, F) Nana's state, for games with Ice Climbers only
+      follower_exists.npy        (follower frames, 2) uint8
+      controller_<group>.npy     (frames, 2, F) the players' inputs
+      frame_id.npy               (frames,) int32: the game's own frame id
+      item_start.npy             (frames + 1,) int64: first item record of each frame
+      item_<group>.npy           (records, F) item state; item_slot.npy (records,) uint8
+
+Arrays are plain .npy files opened with mmap, so opening a store of any size reads only its
+headers and index, and the operating system pages in just the windows that are sampled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from dreamland import __version__
+from dreamland.data import layout
+from dreamland.data.items import NO_SLOT, assign_slots
+from dreamland.replay.dataset import Dataset
+from dreamland.schema import fingerprint
+
+FORMAT = "dreamland-store"
+FORMAT_VERSION = 1
+FIRST_ACTIONABLE_FRAME = -39  # players can act from here; earlier frames are the entry animation
+
+
+class StoreError(Exception):
+    """A store that cannot be used (missing, another schema, damaged)."""
+
+
+@dataclass
+class PackSummary:
+    games: int = 0
+    frames: int = 0
+    follower_frames: int = 0
+    item_records: int = 0
+    items_without_slot: int = 0
+    skipped: dict | None = None
+    seconds: float = 0.0
+    bytes: int = 0
+
+    def as_dict(self) -> dict:
+        return {**self.__dict__, "bytes_per_frame": self.bytes / max(self.frames, 1)}
+
+
+def split_key(game_id: str) -> float:
+    """A stable number in [0, 1) per game: the same on every machine, in every run."""
+    return int(hashlib.sha256(game_id.encode()).hexdigest()[:13], 16) / float(1 << 52)
+
+
+def _packable(row: dict) -> str | None:
+    if row["status"] != "ok":
+        return "not ok"
+    if len(row["ports"] or []) != 2:
+        return "not two players"
+    if row["first_frame"] != -123:
+        return "unusual frame ids"
+    return None
+
+
+def _runs(column: pa.ChunkedArray) -> list[tuple[str, int, int]]:
+    """(value, start, end) of each run of equal game ids in a batch file."""
+    values = column.cast(pa.string()).to_numpy(zero_copy_only=False)
+    if len(values) == 0:
+        return []
+    starts = np.flatnonzero(np.r_[True, values[1:] != values[:-1]])
+    ends = np.r_[starts[1:], len(values)]
+    return [(values[a], int(a), int(b)) for a, b in zip(starts, ends)]
+
+
+def _fill(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Arrow column -> numpy with nulls as 0 (fields a replay version did not record)."""
+    if column.null_count:
+        column = pc.fill_null(column, 0)
+    return column.to_numpy()
+
+
+class _Writer:
+    """Preallocated .npy memmaps, filled game by game; sizes are known from the manifest."""
+
+    def __init__(self, root: Path, frames: int, follower_frames: int, records: int):
+        self.root = root
+        self.arrays: dict[str, np.ndarray] = {}
+
+        def alloc(name: str, shape: tuple, dtype: str) -> None:
+            self.arrays[name] = np.lib.format.open_memmap(
+                root / f"{name}.npy", mode="w+", dtype=dtype, shape=shape
+            )
+
+        for prefix, n in (("player", frames), ("follower", follower_frames)):
+            for g in layout.PLAYER_GROUPS:
+                alloc(f"{prefix}_{g.name}", (n, 2, len(g.fields)), g.dtype)
+            alloc(f"{prefix}_exists", (n, 2), "uint8")
+        for g in layout.CONTROLLER_GROUPS:
+            alloc(f"controller_{g.name}", (frames, 2, len(g.fields)), g.dtype)
+        alloc("frame_id", (frames,), "int32")
+        alloc("item_start", (frames + 1,), "int64")
+        for g in layout.ITEM_GROUPS:
+            alloc(f"item_{g.name}", (records, len(g.fields)), g.dtype)
+        alloc("item_slot", (records,), "uint8")
+
+    def flush(self) -> None:
+        for arr in self.arrays.values():
+            arr.flush()
+
+
+def _character_rows(players: pa.Table, port: int, follower: bool) -> pa.Table:
+    mask = pc.and_(pc.equal(players["port"], port), pc.equal(players["follower"], follower))
+    return players.filter(mask)
+
+
+def _write_characters(w: _Writer, prefix: str, rows: list[pa.Table | None], at: int, n: int,
+                      ports: tuple[int, int]) -> None:
+    for slot, table in enumerate(rows):
+        if table is None:
+            continue
+        exists = (~np.asarray(table["action"].is_null().to_numpy(zero_copy_only=False))).astype(np.uint8)
+        w.arrays[f"{prefix}_exists"][at : at + n, slot] = exists
+        for g in layout.PLAYER_GROUPS:
+            dest = w.arrays[f"{prefix}_{g.name}"]
+            for j, f in enumerate(g.fields):
+                dest[at : at + n, slot, j] = layout.store_value(f, _fill(table[f.name]), ports)
+
+
+def pack(
+    dataset_path: str | Path,
+    out: str | Path,
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> PackSummary:
+    """Pack every two-player game of a dataset into a store at `out` (which must not exist)."""
+    t0 = time.perf_counter()
+    dataset = Dataset(dataset_path)
+    root = Path(out)
+    if root.exists() and any(root.iterdir()):
+        raise StoreError(f"{out}: already exists and is not empty; choose a new folder")
+    manifest = dataset.manifest().to_pylist()
+    games = [r for r in manifest if _packable(r) is None]
+    skipped: dict[str, int] = {}
+    for r in manifest:
+        why = _packable(r)
+        if why:
+            skipped[why] = skipped.get(why, 0) + 1
+    if not games:
+        raise StoreError(f"{dataset_path}: no two-player games to pack")
+    by_batch: dict[str, list[dict]] = {}
+    for r in games:
+        by_batch.setdefault(r["batch"], []).append(r)
+
+    tmp = root.with_name(root.name + ".tmp")
+    if tmp.exists():
+        import shutil
+
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    frames = sum(r["frames"] for r in games)
+    follower_frames = sum(r["frames"] for r in games if any(r["has_follower"]))
+    records = sum(r["item_records"] for r in games)
+    w = _Writer(tmp, frames, follower_frames, records)
+    summary = PackSummary(skipped=skipped)
+    index_rows = []
+    at = fat = rat = 0
+    for batch, rows in sorted(by_batch.items()):
+        players = pq.read_table(dataset.path / "parts" / batch / "players.parquet")
+        items = pq.read_table(dataset.path / "parts" / batch / "items.parquet")
+        p_runs = {gid: (a, b) for gid, a, b in _runs(players["game_id"])}
+        i_runs = {gid: (a, b) for gid, a, b in _runs(items["game_id"])}
+        for r in rows:
+            gid, n, ports = r["game_id"], r["frames"], tuple(r["ports"])
+            a, b = p_runs[gid]
+            gp = players.slice(a, b - a)
+            leaders = [_character_rows(gp, p, False) for p in ports]
+            w.arrays["frame_id"][at : at + n] = leaders[0]["frame"].to_numpy()
+            _write_characters(w, "player", leaders, at, n, ports)
+            for g in layout.CONTROLLER_GROUPS:
+                dest = w.arrays[f"controller_{g.name}"]
+                for j, f in enumerate(g.fields):
+                    for slot, t in enumerate(leaders):
+                        dest[at : at + n, slot, j] = layout.store_controller(f, _fill(t[f.name]))
+            follower_start = -1
+            if any(r["has_follower"]):
+                follower_start = fat
+                followers = [
+                    _character_rows(gp, p, True) if has else None
+                    for p, has in zip(ports, r["has_follower"])
+                ]
+                _write_characters(w, "follower", followers, fat, n, ports)
+                fat += n
+            # items
+            ia, ib = i_runs.get(gid, (0, 0))
+            gi = items.slice(ia, ib - ia)
+            m = gi.num_rows
+            first = int(leaders[0]["frame"][0].as_py())
+            local = gi["frame"].to_numpy() - first if m else np.zeros(0, np.int64)
+            counts = np.bincount(local, minlength=n) if m else np.zeros(n, np.int64)
+            w.arrays["item_start"][at : at + n] = rat + np.r_[0, np.cumsum(counts)[:-1]]
+            if m:
+                slots = assign_slots(local, gi["item_id"].to_numpy())
+                w.arrays["item_slot"][rat : rat + m] = slots
+                summary.items_without_slot += int((slots == NO_SLOT).sum())
+                for g in layout.ITEM_GROUPS:
+                    dest = w.arrays[f"item_{g.name}"]
+                    for j, f in enumerate(g.fields):
+                        dest[rat : rat + m, j] = layout.store_value(f, _fill(gi[f.name]), ports)
+            missing = [
+                f.name for f in layout.PLAYER_STATE + layout.CONTROLLER if leaders[0][f.name].null_count == n
+            ]
+            index_rows.append(
+                {
+                    "game_id": gid,
+                    "start": at,
+                    "length": n,
+                    "first_frame": first,
+                    "actionable_offset": FIRST_ACTIONABLE_FRAME - first,
+                    "follower_start": follower_start,
+                    "item_start": rat,
+                    "item_records": m,
+                    "stage": r["stage"],
+                    "characters": [int(c) if c is not None else 0 for c in r["characters"]],
+                    "characters_external": r["characters_external"],
+                    "ports": list(ports),
+                    "eligible": bool(r["eligible"]),
+                    "ineligible_reason": r["ineligible_reason"],
+                    "slippi_version": r["slippi_version"],
+                    "end_method": r["end_method"],
+                    "winner": (ports.index(r["winner"]) if r["winner"] in ports else None),
+                    "missing_fields": missing,
+                    "split_key": split_key(gid),
+                    "source": r["source"] + (f"::{r['member']}" if r["member"] else ""),
+                }
+            )
+            at += n
+            rat += m
+            summary.games += 1
+            if progress:
+                progress(1)
+    w.arrays["item_start"][at] = rat
+    w.flush()
+    pq.write_table(pa.Table.from_pylist(index_rows), tmp / "games.parquet")
+    summary.frames, summary.follower_frames, summary.item_records = at, fat, rat
+    summary.bytes = sum(p.stat().st_size for p in tmp.iterdir())
+    summary.seconds = time.perf_counter() - t0
+    meta = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "schema_fingerprint": fingerprint(),
+        "layout": layout.describe(),
+        "created_by": f"dreamland {__version__}",
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "dataset": str(Path(dataset_path).resolve()),
+        "summary": summary.as_dict(),
+    }
+    (tmp / "store.json").write_text(json.dumps(meta, indent=2))
+    if root.exists():
+        root.rmdir()
+    tmp.rename(root)  # a store is complete or absent, never half-written
+    return summary
+
+
+SPLITS = ("train", "val", "test")
+
+
+@dataclass(frozen=True)
+class SplitSpec:
+    """How games are divided: by a stable hash of the game id, before any augmentation, so both
+    views of a game (mirrored, swapped) always land in the same split. Games with a held-out
+    character or stage go to the `heldout` split only."""
+
+    fractions: tuple[float, float, float] = (0.9, 0.05, 0.05)
+    heldout_characters: frozenset[int] = frozenset()  # internal character ids
+    heldout_stages: frozenset[int] = frozenset()  # external stage ids
+
+    def __post_init__(self):
+        if len(self.fractions) != 3 or any(f < 0 for f in self.fractions):
+            raise StoreError(f"split fractions must be three non-negative numbers: {self.fractions}")
+        if abs(sum(self.fractions) - 1.0) > 1e-6:
+            raise StoreError(f"split fractions must add up to 1: {self.fractions}")
+
+
+class Store:
+    """Read access to a packed store; arrays are memory-mapped, never read whole."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        meta_path = self.path / "store.json"
+        if not self.path.is_dir():
+            raise StoreError(f"{path}: no such store folder")
+        if not meta_path.is_file():
+            raise StoreError(f"{path}: not a dreamland store (no store.json)")
+        try:
+            self.meta = json.loads(meta_path.read_text())
+        except (OSError, ValueError) as exc:
+            raise StoreError(f"{meta_path}: unreadable ({exc})") from None
+        if self.meta.get("format") != FORMAT:
+            raise StoreError(f"{path}: not a dreamland store")
+        if self.meta.get("format_version") != FORMAT_VERSION:
+            raise StoreError(
+                f"{path}: store format {self.meta.get('format_version')}, this dreamland reads "
+                f"{FORMAT_VERSION}; pack the dataset again"
+            )
+        if self.meta.get("schema_fingerprint") != fingerprint() or self.meta.get("layout") != layout.describe():
+            raise StoreError(
+                f"{path}: built with schema {self.meta.get('schema_fingerprint')}, this dreamland "
+                f"uses schema {fingerprint()}; pack the dataset again"
+            )
+        try:
+            self.index = pq.read_table(self.path / "games.parquet")
+            self._arrays = {
+                p.stem: np.load(p, mmap_mode="r") for p in sorted(self.path.glob("*.npy"))
+            }
+        except (OSError, ValueError, pa.ArrowException) as exc:
+            raise StoreError(f"{path}: damaged store ({exc})") from None
+        self.start = self.index["start"].to_numpy()
+        self.length = self.index["length"].to_numpy()
+        self.frames = int(self.meta["summary"]["frames"])
+        expected = {"frame_id": (self.frames,), "item_start": (self.frames + 1,)}
+        for name, shape in expected.items():
+            if name not in self._arrays or self._arrays[name].shape != shape:
+                raise StoreError(f"{path}: damaged store ({name}.npy missing or the wrong size)")
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self._arrays[name]
+
+    def __len__(self) -> int:
+        return self.index.num_rows
+
+    def games_in(self, split: str, spec: SplitSpec = SplitSpec(), eligible_only: bool = True) -> np.ndarray:
+        """Indices of the games of one split: train, val, test, or heldout."""
+        if split not in SPLITS + ("heldout", "all"):
+            raise StoreError(f"unknown split {split!r}; expected train, val, test, heldout or all")
+        key = self.index["split_key"].to_numpy()
+        chars = self.index["characters"].to_pylist()
+        stages = self.index["stage"].to_numpy()
+        held = np.array(
+            [bool(set(c) & spec.heldout_characters) for c in chars], dtype=bool
+        ) | np.isin(stages, list(spec.heldout_stages))
+        keep = np.ones(len(key), bool)
+        if eligible_only:
+            keep &= self.index["eligible"].to_numpy(zero_copy_only=False)
+        if split == "heldout":
+            keep &= held
+        elif split != "all":
+            edges = np.cumsum((0.0,) + tuple(spec.fractions))
+            i = SPLITS.index(split)
+            keep &= ~held & (key >= edges[i]) & (key < edges[i + 1])
+        return np.flatnonzero(keep)

@@ -1,0 +1,262 @@
+"""Random windows of consecutive frames from a store, as batches of arrays, fast.
+
+A window is T = K + 1 consecutive frames of one game: K frames of context and the frame to predict
+(the model is trained on every position of the window at once). An epoch tiles every game into
+non-overlapping windows at a random offset and visits them in a random order, so each frame is
+seen about once per epoch; with N ranks, rank r takes every N-th window of that order, so the ranks
+see different windows and none twice. Everything follows from (seed, epoch): a resumed run asks for
+the same epoch and skips the batches it has already consumed.
+
+A batch is a dict of numpy arrays in the store's dtypes (game units), shaped (B, T, ...). Gathering
+is one fancy-index per array; normalisation happens later, on the training device
+(`data.encoding`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator
+
+import numpy as np
+
+from dreamland.data import layout
+from dreamland.data.items import MAX_ITEM_SLOTS
+from dreamland.data.store import Store, StoreError
+
+Batch = dict[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class Augment:
+    """Each an independent coin flip per window."""
+
+    swap_players: bool = False
+    mirror: bool = False
+
+
+def _mirror_columns(groups) -> dict[str, np.ndarray]:
+    return {g.name: np.array([f.mirror for f in g.fields], bool) for g in groups}
+
+
+def _port_columns(groups) -> dict[str, np.ndarray]:
+    return {g.name: np.array([f.port_ref for f in g.fields], bool) for g in groups}
+
+
+def _binary_columns(groups) -> dict[str, np.ndarray]:
+    from dreamland.schema import Kind
+
+    return {g.name: np.array([f.kind is Kind.BINARY for f in g.fields], bool) for g in groups}
+
+
+class Gather:
+    """Turns window start positions into a batch."""
+
+    def __init__(self, store: Store, window: int, item_slots: int = MAX_ITEM_SLOTS):
+        if not 1 <= item_slots <= MAX_ITEM_SLOTS:
+            raise StoreError(f"item slots must be 1..{MAX_ITEM_SLOTS}, got {item_slots}")
+        self.store = store
+        self.window = window
+        self.item_slots = item_slots
+        self.offsets = np.arange(window)
+        self.game_of_frame_start = store.start
+        self.follower_start = store.index["follower_start"].to_numpy()
+        self.stage = store.index["stage"].to_numpy().astype(np.int16)
+        self.characters = np.array(store.index["characters"].to_pylist(), np.uint8).reshape(-1, 2)
+
+    def __call__(self, starts: np.ndarray, games: np.ndarray) -> Batch:
+        s = self.store
+        idx = starts[:, None] + self.offsets  # (B, T)
+        out: Batch = {}
+        for g in layout.PLAYER_GROUPS:
+            out[f"player_{g.name}"] = s[f"player_{g.name}"][idx]
+        out["player_exists"] = s["player_exists"][idx]
+        for g in layout.CONTROLLER_GROUPS:
+            out[f"controller_{g.name}"] = s[f"controller_{g.name}"][idx]
+        self._followers(out, idx, games)
+        self._items(out, idx)
+        out["frame_id"] = s["frame_id"][idx]
+        out["stage"] = self.stage[games]
+        out["characters"] = self.characters[games]
+        out["game"] = games.astype(np.int32)
+        return out
+
+    def _followers(self, out: Batch, idx: np.ndarray, games: np.ndarray) -> None:
+        s = self.store
+        fstart = self.follower_start[games]
+        has = fstart >= 0
+        b, t = idx.shape
+        for g in layout.PLAYER_GROUPS:
+            out[f"follower_{g.name}"] = np.zeros((b, t, 2, len(g.fields)), g.dtype)
+        out["follower_exists"] = np.zeros((b, t, 2), np.uint8)
+        if not has.any():
+            return
+        rows = np.flatnonzero(has)
+        fidx = fstart[rows, None] + (idx[rows] - self.game_of_frame_start[games[rows], None])
+        for g in layout.PLAYER_GROUPS:
+            out[f"follower_{g.name}"][rows] = s[f"follower_{g.name}"][fidx]
+        out["follower_exists"][rows] = s["follower_exists"][fidx]
+
+    def _items(self, out: Batch, idx: np.ndarray) -> None:
+        s = self.store
+        b, t = idx.shape
+        slots_n = self.item_slots
+        item_start = s["item_start"]
+        flat = idx.reshape(-1)
+        first = item_start[flat]
+        counts = item_start[flat + 1] - first
+        total = int(counts.sum())
+        for g in layout.ITEM_GROUPS:
+            out[f"item_{g.name}"] = np.zeros((b * t, slots_n, len(g.fields)), g.dtype)
+        exists = np.zeros((b * t, slots_n), np.uint8)
+        if total:
+            frame_of = np.repeat(np.arange(b * t), counts)
+            within = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+            rec = np.repeat(first, counts) + within
+            slot = s["item_slot"][rec]
+            ok = slot < slots_n
+            frame_of, rec, slot = frame_of[ok], rec[ok], slot[ok]
+            for g in layout.ITEM_GROUPS:
+                out[f"item_{g.name}"][frame_of, slot] = s[f"item_{g.name}"][rec]
+            exists[frame_of, slot] = 1
+        for g in layout.ITEM_GROUPS:
+            out[f"item_{g.name}"] = out[f"item_{g.name}"].reshape(b, t, slots_n, len(g.fields))
+        out["item_exists"] = exists.reshape(b, t, slots_n)
+
+
+_PLAYER_MIRROR = _mirror_columns(layout.PLAYER_GROUPS)
+_CONTROLLER_MIRROR = _mirror_columns(layout.CONTROLLER_GROUPS)
+_ITEM_MIRROR = _mirror_columns(layout.ITEM_GROUPS)
+_PLAYER_BINARY = _binary_columns(layout.PLAYER_GROUPS)
+_ITEM_BINARY = _binary_columns(layout.ITEM_GROUPS)
+_PLAYER_PORT = _port_columns(layout.PLAYER_GROUPS)
+_ITEM_PORT = _port_columns(layout.ITEM_GROUPS)
+
+
+def _negate(arr: np.ndarray, rows: np.ndarray, cols: np.ndarray, binary: np.ndarray) -> None:
+    """Mirror columns of the selected windows in place: negate reals, toggle binary flags."""
+    for c in np.flatnonzero(cols):
+        view = arr[rows, ..., c]
+        arr[rows, ..., c] = (1 - view) if binary[c] else -view
+
+
+def augment(batch: Batch, aug: Augment, rng: np.random.Generator) -> Batch:
+    """Swap the players' roles and/or mirror the stage left-right, per window, in place."""
+    b = batch["stage"].shape[0]
+    if aug.swap_players:
+        rows = np.flatnonzero(rng.random(b) < 0.5)
+        if len(rows):
+            for key, value in batch.items():
+                if key.startswith(("player_", "follower_", "controller_")):
+                    value[rows] = value[rows][:, :, ::-1]
+            batch["characters"][rows] = batch["characters"][rows][:, ::-1]
+            for prefix, ports in (("player_", _PLAYER_PORT), ("follower_", _PLAYER_PORT),
+                                  ("item_", _ITEM_PORT)):
+                for name, cols in ports.items():
+                    for c in np.flatnonzero(cols):
+                        v = batch[prefix + name][rows, ..., c]
+                        batch[prefix + name][rows, ..., c] = np.where(v < 2, 1 - v, v)
+    if aug.mirror:
+        rows = np.flatnonzero(rng.random(b) < 0.5)
+        if len(rows):
+            for g, cols in _PLAYER_MIRROR.items():
+                for prefix in ("player_", "follower_"):
+                    _negate(batch[prefix + g], rows, cols, _PLAYER_BINARY[g])
+            for g, cols in _CONTROLLER_MIRROR.items():
+                _negate(batch["controller_" + g], rows, cols, np.zeros_like(cols))
+            for g, cols in _ITEM_MIRROR.items():
+                arr = batch["item_" + g]
+                exists = batch["item_exists"][rows][..., None].astype(arr.dtype)
+                _negate(arr, rows, cols, _ITEM_BINARY[g])
+                arr[rows] = arr[rows] * exists  # empty slots stay all-zero
+    return batch
+
+
+class WindowSampler:
+    """Seeded, resumable, rank-aware random windows from some games of a store."""
+
+    def __init__(
+        self,
+        store: Store,
+        games: np.ndarray,
+        context: int,
+        batch_size: int,
+        *,
+        seed: int = 0,
+        rank: int = 0,
+        world_size: int = 1,
+        include_pregame: bool = False,
+        augment: Augment = Augment(),
+        item_slots: int = MAX_ITEM_SLOTS,
+    ):
+        if context < 1:
+            raise StoreError(f"context K must be at least 1, got {context}")
+        if batch_size < 1:
+            raise StoreError(f"batch size must be at least 1, got {batch_size}")
+        if len(games) == 0:
+            raise StoreError("the split is empty: no games to sample windows from")
+        self.store, self.window = store, context + 1
+        self.batch_size, self.seed = batch_size, seed
+        self.rank, self.world_size = rank, world_size
+        self.augment_spec = augment
+        self.gather = Gather(store, self.window, item_slots)
+        start = store.start[games]
+        length = store.length[games].astype(np.int64)
+        skip = (
+            np.zeros_like(length)
+            if include_pregame
+            else np.clip(store.index["actionable_offset"].to_numpy()[games], 0, None)
+        )
+        first = start + skip
+        n_valid = start + length - self.window - first + 1  # possible window starts per game
+        usable = n_valid > 0
+        if not usable.any():
+            longest = int((length - skip).max())
+            raise StoreError(
+                f"a window of K+1 = {self.window} frames is longer than every game in the split "
+                f"(longest usable: {longest} frames)"
+            )
+        self.games = np.asarray(games)[usable]
+        self.first = first[usable]
+        self.n_valid = n_valid[usable]
+        self.slots = np.maximum(1, self.n_valid // self.window)
+        self.cum_slots = np.cumsum(self.slots)
+        total = int(self.cum_slots[-1])
+        self.per_rank = total // world_size
+        if self.per_rank < 1:
+            raise StoreError(f"only {total} windows in the split for {world_size} ranks")
+
+    def __len__(self) -> int:
+        """Full batches per epoch for this rank."""
+        return self.per_rank // self.batch_size
+
+    def epoch_windows(self, epoch: int) -> tuple[np.ndarray, np.ndarray]:
+        """(global start frame, game index) of this rank's windows for one epoch, in order."""
+        rng = np.random.default_rng([self.seed, epoch])
+        spare = self.n_valid - (self.slots - 1) * self.window
+        offset = (rng.random(len(self.games)) * spare).astype(np.int64)
+        order = rng.permutation(int(self.cum_slots[-1]))
+        mine = order[self.rank :: self.world_size][: self.per_rank]
+        g = np.searchsorted(self.cum_slots, mine, side="right")
+        j = mine - (self.cum_slots[g] - self.slots[g])
+        return self.first[g] + offset[g] + j * self.window, self.games[g]
+
+    def batches(self, epoch: int, skip_batches: int = 0) -> Iterator[Batch]:
+        """This rank's batches of one epoch; `skip_batches` resumes mid-epoch. Augmentation draws
+        come from (seed, epoch, rank, batch), so a resumed epoch is identical to an unbroken one."""
+        starts, games = self.epoch_windows(epoch)
+        augmenting = self.augment_spec.swap_players or self.augment_spec.mirror
+        for i in range(skip_batches, len(self)):
+            sl = slice(i * self.batch_size, (i + 1) * self.batch_size)
+            batch = self.gather(starts[sl], games[sl])
+            if augmenting:
+                augment(batch, self.augment_spec, np.random.default_rng([self.seed, epoch, self.rank, i]))
+            yield batch
+
+
+def whole_game(store: Store, game: int, include_pregame: bool = True,
+               item_slots: int = MAX_ITEM_SLOTS) -> Batch:
+    """One game, every frame in order, as a batch of one window (for evaluation)."""
+    start, length = int(store.start[game]), int(store.length[game])
+    skip = 0 if include_pregame else max(0, int(store.index["actionable_offset"][game].as_py()))
+    gather = Gather(store, length - skip, item_slots)
+    return gather(np.array([start + skip]), np.array([game]))
