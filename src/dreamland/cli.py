@@ -14,6 +14,13 @@ class UserError(Exception):
     """Bad input from the user: reported as one line, exit status 2."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (the full usage is one `--help` away)."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def _shard(text: str) -> tuple[int, int]:
     try:
         i, n = (int(x) for x in text.split("/"))
@@ -100,13 +107,104 @@ def _cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def _fractions(text: str) -> tuple[float, float, float]:
+    try:
+        parts = tuple(float(x) for x in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected three numbers like 0.9,0.05,0.05, got {text!r}") from None
+    if len(parts) != 3:
+        raise argparse.ArgumentTypeError(f"expected three numbers like 0.9,0.05,0.05, got {text!r}")
+    return parts  # type: ignore[return-value]
+
+
+def _split_spec(args: argparse.Namespace):
+    from dreamland.data.store import SplitSpec
+    from dreamland.schema.characters import external_character_id, external_to_internal
+    from dreamland.schema.stages import external_stage_id
+
+    try:
+        return SplitSpec(
+            fractions=args.split_fractions,
+            heldout_characters=frozenset(
+                external_to_internal(external_character_id(c)) for c in args.heldout_character
+            ),
+            heldout_stages=frozenset(external_stage_id(s) for s in args.heldout_stage),
+        )
+    except KeyError as exc:
+        raise UserError(str(exc.args[0])) from None
+
+
+def _add_split_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--split-fractions", type=_fractions, default=(0.9, 0.05, 0.05),
+                   metavar="TRAIN,VAL,TEST", help="shares of games (by a stable hash of the game "
+                   "id) in train, val and test (default: 0.9,0.05,0.05)")
+    p.add_argument("--heldout-character", action="append", default=[], metavar="CHARACTER",
+                   help="games with this character go to the 'heldout' split only; repeatable")
+    p.add_argument("--heldout-stage", action="append", default=[], metavar="STAGE",
+                   help="games on this stage go to the 'heldout' split only; repeatable")
+
+
+def _cmd_pack(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from dreamland.data.store import pack
+
+    bar = tqdm(unit="game", desc="pack", disable=args.quiet or None, dynamic_ncols=True)
+    try:
+        summary = pack(args.dataset, args.out, progress=bar.update)
+    finally:
+        bar.close()
+    s = summary.as_dict()
+    if args.json:
+        print(json.dumps(s))
+        return 0
+    print(
+        f"packed {s['games']} games, {s['frames']} frames, {s['item_records']} item records in "
+        f"{s['seconds']:.1f} s: {s['bytes'] / 1e6:.1f} MB, {s['bytes_per_frame']:.0f} bytes/frame"
+    )
+    if s["items_without_slot"]:
+        print(f"  {s['items_without_slot']} item records had no free slot (see docs/store.md)")
+    for why, n in (s["skipped"] or {}).items():
+        print(f"  skipped {n:>5}  {why}")
+    return 0
+
+
+def _cmd_store(args: argparse.Namespace) -> int:
+    from dreamland.data.store import SPLITS, Store
+    from dreamland.data.windows import WindowSampler
+
+    store = Store(args.store)
+    spec = _split_spec(args)
+    report = {"store": str(store.path), "games": len(store), "frames": store.frames, "splits": {}}
+    for split in SPLITS + ("heldout",):
+        games = store.games_in(split, spec, eligible_only=not args.all_games)
+        entry = {"games": int(len(games)), "frames": int(store.length[games].sum())}
+        if args.context and len(games):
+            sampler = WindowSampler(store, games, args.context, args.batch_size)
+            entry["windows_per_epoch"] = int(sampler.per_rank)
+            entry["batches_per_epoch"] = len(sampler)
+        report["splits"][split] = entry
+    if args.split:
+        games = store.games_in(args.split, spec, eligible_only=not args.all_games)
+        WindowSampler(store, games, args.context or 1, args.batch_size)  # validates K and split
+    if args.json:
+        print(json.dumps(report))
+        return 0
+    print(f"{report['store']}: {report['games']} games, {report['frames']} frames")
+    for split, e in report["splits"].items():
+        extra = f", {e['windows_per_epoch']} windows of K+1 = {args.context + 1} frames" if "windows_per_epoch" in e else ""
+        print(f"  {split:<8} {e['games']:>6} games {e['frames']:>10} frames{extra}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="dreamland",
         description="Learn Super Smash Bros. Melee from Slippi replays, then play what was learned.",
     )
     parser.add_argument("--version", action="version", version=f"dreamland {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True,
+                                parser_class=_Parser)
 
     p = sub.add_parser(
         "ingest",
@@ -144,10 +242,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dataset", metavar="DATASET")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_cmd_stats)
+
+    p = sub.add_parser("pack", help="pack a dataset's two-player games into a training store",
+                       description="Pack every two-player game of a dataset into memory-mapped "
+                       "arrays for training (see docs/store.md). "
+                       "Example: dreamland pack data/melee --out data/melee-store")
+    p.add_argument("dataset", metavar="DATASET")
+    p.add_argument("--out", required=True, metavar="STORE", help="store folder (must not exist)")
+    p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_pack)
+
+    p = sub.add_parser("store", help="show a store's splits and how many windows they give",
+                       description="Summarise a packed store: games and frames per split, and "
+                       "windows per epoch for a context length. "
+                       "Example: dreamland store data/melee-store --context 60")
+    p.add_argument("store", metavar="STORE")
+    p.add_argument("--context", type=_positive_int, default=0, metavar="K",
+                   help="also count windows of K+1 frames")
+    p.add_argument("--batch-size", type=_positive_int, default=256)
+    p.add_argument("--split", choices=("train", "val", "test", "heldout"),
+                   help="fail (exit 2) unless this split has windows of K+1 frames")
+    p.add_argument("--all-games", action="store_true",
+                   help="count every two-player game, not only training-eligible ones")
+    _add_split_arguments(p)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=_cmd_store)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    from dreamland.data.store import StoreError
     from dreamland.replay.dataset import DatasetError
     from dreamland.replay.sources import SourceError
 
@@ -155,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (UserError, SourceError, DatasetError) as exc:
+    except (UserError, SourceError, DatasetError, StoreError) as exc:
         print(f"dreamland {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -7,8 +7,8 @@ Layout (see docs/store.md)::
       games.parquet              one row per game: where its frames and items start, facts, split key
       player_<group>.npy         (frames, 2, F) leaders' state, by dtype group (data.layout)
       player_exists.npy          (frames, 2) uint8
-      follower_<group>.npy       (follower frames, 2, F) Nana's state, for games with Ice Climbers only
-      follower_exists.npy        (follower frames, 2) uint8
+      follower_<group>.npy       (follower frames, F) Nana's state, only for the players who are
+      follower_exists.npy        (follower frames,) uint8   Ice Climbers (games.parquet says where)
       controller_<group>.npy     (frames, 2, F) the players' inputs
       frame_id.npy               (frames,) int32: the game's own frame id
       item_start.npy             (frames + 1,) int64: first item record of each frame
@@ -106,10 +106,11 @@ class _Writer:
                 root / f"{name}.npy", mode="w+", dtype=dtype, shape=shape
             )
 
-        for prefix, n in (("player", frames), ("follower", follower_frames)):
-            for g in layout.PLAYER_GROUPS:
-                alloc(f"{prefix}_{g.name}", (n, 2, len(g.fields)), g.dtype)
-            alloc(f"{prefix}_exists", (n, 2), "uint8")
+        for g in layout.PLAYER_GROUPS:
+            alloc(f"player_{g.name}", (frames, 2, len(g.fields)), g.dtype)
+            alloc(f"follower_{g.name}", (follower_frames, len(g.fields)), g.dtype)
+        alloc("player_exists", (frames, 2), "uint8")
+        alloc("follower_exists", (follower_frames,), "uint8")
         for g in layout.CONTROLLER_GROUPS:
             alloc(f"controller_{g.name}", (frames, 2, len(g.fields)), g.dtype)
         alloc("frame_id", (frames,), "int32")
@@ -128,17 +129,15 @@ def _character_rows(players: pa.Table, port: int, follower: bool) -> pa.Table:
     return players.filter(mask)
 
 
-def _write_characters(w: _Writer, prefix: str, rows: list[pa.Table | None], at: int, n: int,
-                      ports: tuple[int, int]) -> None:
-    for slot, table in enumerate(rows):
-        if table is None:
-            continue
-        exists = (~np.asarray(table["action"].is_null().to_numpy(zero_copy_only=False))).astype(np.uint8)
-        w.arrays[f"{prefix}_exists"][at : at + n, slot] = exists
-        for g in layout.PLAYER_GROUPS:
-            dest = w.arrays[f"{prefix}_{g.name}"]
-            for j, f in enumerate(g.fields):
-                dest[at : at + n, slot, j] = layout.store_value(f, _fill(table[f.name]), ports)
+def _write_character(w: _Writer, prefix: str, table: pa.Table, rows: slice, ports: tuple[int, int],
+                     slot: int | None) -> None:
+    """One character's frames into the player arrays (at `slot`) or the follower arrays."""
+    where = (rows, slot) if slot is not None else (rows,)
+    w.arrays[f"{prefix}_exists"][where] = table["action"].is_valid().to_numpy(zero_copy_only=False)
+    for g in layout.PLAYER_GROUPS:
+        dest = w.arrays[f"{prefix}_{g.name}"]
+        for j, f in enumerate(g.fields):
+            dest[where + (j,)] = layout.store_value(f, _fill(table[f.name]), ports)
 
 
 def pack(
@@ -173,7 +172,7 @@ def pack(
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
     frames = sum(r["frames"] for r in games)
-    follower_frames = sum(r["frames"] for r in games if any(r["has_follower"]))
+    follower_frames = sum(r["frames"] * sum(r["has_follower"]) for r in games)
     records = sum(r["item_records"] for r in games)
     w = _Writer(tmp, frames, follower_frames, records)
     summary = PackSummary(skipped=skipped)
@@ -190,21 +189,20 @@ def pack(
             gp = players.slice(a, b - a)
             leaders = [_character_rows(gp, p, False) for p in ports]
             w.arrays["frame_id"][at : at + n] = leaders[0]["frame"].to_numpy()
-            _write_characters(w, "player", leaders, at, n, ports)
+            for slot, table in enumerate(leaders):
+                _write_character(w, "player", table, slice(at, at + n), ports, slot)
             for g in layout.CONTROLLER_GROUPS:
                 dest = w.arrays[f"controller_{g.name}"]
                 for j, f in enumerate(g.fields):
                     for slot, t in enumerate(leaders):
                         dest[at : at + n, slot, j] = layout.store_controller(f, _fill(t[f.name]))
-            follower_start = -1
-            if any(r["has_follower"]):
-                follower_start = fat
-                followers = [
-                    _character_rows(gp, p, True) if has else None
-                    for p, has in zip(ports, r["has_follower"])
-                ]
-                _write_characters(w, "follower", followers, fat, n, ports)
-                fat += n
+            follower_start = [-1, -1]
+            for slot, (port, has) in enumerate(zip(ports, r["has_follower"])):
+                if has:
+                    follower_start[slot] = fat
+                    nana = _character_rows(gp, port, True)
+                    _write_character(w, "follower", nana, slice(fat, fat + n), ports, None)
+                    fat += n
             # items
             ia, ib = i_runs.get(gid, (0, 0))
             gi = items.slice(ia, ib - ia)

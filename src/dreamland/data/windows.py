@@ -59,7 +59,7 @@ class Gather:
         self.item_slots = item_slots
         self.offsets = np.arange(window)
         self.game_of_frame_start = store.start
-        self.follower_start = store.index["follower_start"].to_numpy()
+        self.follower_start = np.array(store.index["follower_start"].to_pylist(), np.int64).reshape(-1, 2)
         self.stage = store.index["stage"].to_numpy().astype(np.int16)
         self.characters = np.array(store.index["characters"].to_pylist(), np.uint8).reshape(-1, 2)
 
@@ -81,20 +81,21 @@ class Gather:
         return out
 
     def _followers(self, out: Batch, idx: np.ndarray, games: np.ndarray) -> None:
+        """Nana, for the windows whose player is Ice Climbers; zeros (not existing) otherwise."""
         s = self.store
-        fstart = self.follower_start[games]
-        has = fstart >= 0
         b, t = idx.shape
         for g in layout.PLAYER_GROUPS:
             out[f"follower_{g.name}"] = np.zeros((b, t, 2, len(g.fields)), g.dtype)
         out["follower_exists"] = np.zeros((b, t, 2), np.uint8)
-        if not has.any():
-            return
-        rows = np.flatnonzero(has)
-        fidx = fstart[rows, None] + (idx[rows] - self.game_of_frame_start[games[rows], None])
-        for g in layout.PLAYER_GROUPS:
-            out[f"follower_{g.name}"][rows] = s[f"follower_{g.name}"][fidx]
-        out["follower_exists"][rows] = s["follower_exists"][fidx]
+        for slot in (0, 1):
+            fstart = self.follower_start[games, slot]
+            rows = np.flatnonzero(fstart >= 0)
+            if not len(rows):
+                continue
+            fidx = fstart[rows, None] + (idx[rows] - self.game_of_frame_start[games[rows], None])
+            for g in layout.PLAYER_GROUPS:
+                out[f"follower_{g.name}"][rows, :, slot] = s[f"follower_{g.name}"][fidx]
+            out["follower_exists"][rows, :, slot] = s["follower_exists"][fidx]
 
     def _items(self, out: Batch, idx: np.ndarray) -> None:
         s = self.store
