@@ -322,8 +322,10 @@ class Store:
             )
         try:
             self.index = pq.read_table(self.path / "games.parquet")
+            # Plain ndarray views of the maps: same pages, without np.memmap's per-index overhead.
             self._arrays = {
-                p.stem: np.load(p, mmap_mode="r") for p in sorted(self.path.glob("*.npy"))
+                p.stem: np.load(p, mmap_mode="r").view(np.ndarray)
+                for p in sorted(self.path.glob("*.npy"))
             }
         except (OSError, ValueError, pa.ArrowException) as exc:
             raise StoreError(f"{path}: damaged store ({exc})") from None

@@ -98,30 +98,32 @@ class Gather:
             out["follower_exists"][rows, :, slot] = s["follower_exists"][fidx]
 
     def _items(self, out: Batch, idx: np.ndarray) -> None:
+        """Scatter the windows' item records into their slots: (B, T, S, F), zeros where empty."""
         s = self.store
         b, t = idx.shape
-        slots_n = self.item_slots
-        item_start = s["item_start"]
+        n_slots = self.item_slots
         flat = idx.reshape(-1)
-        first = item_start[flat]
-        counts = item_start[flat + 1] - first
+        first = s["item_start"][flat]
+        counts = s["item_start"][flat + 1] - first
         total = int(counts.sum())
-        for g in layout.ITEM_GROUPS:
-            out[f"item_{g.name}"] = np.zeros((b * t, slots_n, len(g.fields)), g.dtype)
-        exists = np.zeros((b * t, slots_n), np.uint8)
+        dense = {g.name: np.zeros((b * t * n_slots, len(g.fields)), g.dtype) for g in layout.ITEM_GROUPS}
+        exists = np.zeros(b * t * n_slots, np.uint8)
         if total:
+            # record r of the batch belongs to frame frame_of[r] and sits at rec[r] in the store
+            before = np.cumsum(counts) - counts
+            rec = np.arange(total) + np.repeat(first - before, counts)
             frame_of = np.repeat(np.arange(b * t), counts)
-            within = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
-            rec = np.repeat(first, counts) + within
-            slot = s["item_slot"][rec]
-            ok = slot < slots_n
-            frame_of, rec, slot = frame_of[ok], rec[ok], slot[ok]
+            slot = s["item_slot"][rec].astype(np.int64)
+            keep = slot < n_slots
+            if not keep.all():
+                rec, frame_of, slot = rec[keep], frame_of[keep], slot[keep]
+            cell = frame_of * n_slots + slot
             for g in layout.ITEM_GROUPS:
-                out[f"item_{g.name}"][frame_of, slot] = s[f"item_{g.name}"][rec]
-            exists[frame_of, slot] = 1
+                dense[g.name][cell] = s[f"item_{g.name}"][rec]
+            exists[cell] = 1
         for g in layout.ITEM_GROUPS:
-            out[f"item_{g.name}"] = out[f"item_{g.name}"].reshape(b, t, slots_n, len(g.fields))
-        out["item_exists"] = exists.reshape(b, t, slots_n)
+            out[f"item_{g.name}"] = dense[g.name].reshape(b, t, n_slots, len(g.fields))
+        out["item_exists"] = exists.reshape(b, t, n_slots)
 
 
 _PLAYER_MIRROR = _mirror_columns(layout.PLAYER_GROUPS)
