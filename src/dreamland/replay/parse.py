@@ -210,6 +210,7 @@ def _players_table(frames: pa.StructArray, rows, frame_ids: pa.Array, game_id: s
     parts: list[pa.Table] = []
     port_list: list[int] = []
     followers: list[bool] = []
+    leaders: dict[int, pa.Table] = {}
     for port_index, name in enumerate(PORT_NAMES):
         if ports_struct.type.get_field_index(name) < 0:
             continue
@@ -227,8 +228,10 @@ def _players_table(frames: pa.StructArray, rows, frame_ids: pa.Array, game_id: s
             ]
             cols += _columns(data, fields(Table.PLAYER), rows, n)
             parts.append(pa.Table.from_arrays(cols, schema=players_schema()))
+            if not is_follower:
+                leaders[port_index + 1] = parts[-1]
     table = pa.concat_tables(parts) if parts else players_schema().empty_table()
-    return table, port_list, followers
+    return table, port_list, followers, leaders
 
 
 def _items_table(frames: pa.StructArray, rows, frame_ids: pa.Array, game_id: str) -> pa.Table:
@@ -252,20 +255,18 @@ def _last_valid(arr: pa.Array) -> Any:
     return valid[-1].as_py() if len(valid) else None
 
 
-def _winner(end: dict | None, players: pa.Table, ports: list[int], end_method: str | None):
+def _winner(end: dict | None, leaders: dict[int, pa.Table], end_method: str | None):
     """Winner port: from the end block's placements, or for older games the most stocks left."""
     placements = None
     if end and end.get("players"):
         placements = {p["port"]: p["placement"] for p in end["players"]}
-    if end_method not in FINISHED_END_METHODS or not ports or players.num_rows == 0:
+    if end_method not in FINISHED_END_METHODS or not leaders:
         return None, placements  # a quit or an unfinished game has no winner
     for port_name, place in (placements or {}).items():
         if place == 0:
             return PORT_NAMES.index(port_name) + 1, placements
     best = None
-    for port in ports:
-        mask = pc.and_(pc.equal(players["port"], port), pc.invert(players["follower"]))
-        sub = players.filter(mask)
+    for port, sub in leaders.items():
         stocks, percent = _last_valid(sub["stocks"]), _last_valid(sub["percent"])
         if stocks is None:
             continue
@@ -307,18 +308,17 @@ def parse_game(path: str, game_id: str) -> ParsedGame:
     rows, rollbacks, normal = finalized_rows(ids)
     frame_ids = frames.field("id") if rows is None else frames.field("id").take(pa.array(rows))
     frame_ids = frame_ids.cast(pa.int32())
-    players, ports, followers = _players_table(frames, rows, frame_ids, game_id)
+    players, ports, followers, leaders = _players_table(frames, rows, frame_ids, game_id)
     items = _items_table(frames, rows, frame_ids, game_id)
 
     version = _version(start)
     start_players = start.get("players", [])
     end_method = _snake_upper(end["method"]) if end else None
-    winner, placements = _winner(end, players, ports, end_method)
+    winner, placements = _winner(end, leaders, end_method)
     # The leaders' internal character ids at the first frame where each port has data.
     characters = []
     for port in ports:
-        mask = pc.and_(pc.equal(players["port"], port), pc.invert(players["follower"]))
-        first = players.filter(mask)["character"].drop_null()
+        first = leaders[port]["character"].drop_null()
         characters.append(first[0].as_py() if len(first) else None)
     match = start.get("match") or {}
     info: dict[str, Any] = {
