@@ -1,0 +1,131 @@
+"""The training config tree. One typed dataclass tree, YAML presets in train/presets/, dotted
+overrides on the command line (`optim.lr=3e-4`); an unknown key or a wrong type stops the run
+before anything starts (dreamland.config)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from dreamland.config import ConfigError, build, load_preset, merge, parse_override
+from dreamland.model.config import PRESETS as MODEL_PRESETS
+from dreamland.model.config import ModelConfig
+
+PRESET_DIR = Path(__file__).parent / "presets"
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    store: str = ""
+    context: int = 30  # K: frames of context; windows are K + 1 frames
+    batch_size: int = 64
+    split_fractions: tuple[float, float, float] = (0.9, 0.05, 0.05)
+    heldout_characters: tuple[str, ...] = ()
+    heldout_stages: tuple[str, ...] = ()
+    swap_players: bool = True
+    mirror: bool = False  # off by default: not every legal stage is symmetric (docs/store.md)
+    include_pregame: bool = False
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    lr: float = 1e-3
+    min_lr_ratio: float = 0.1  # the cosine decays to lr * min_lr_ratio at max_steps
+    warmup_steps: int = 200
+    weight_decay: float = 0.01
+    betas: tuple[float, float] = (0.9, 0.95)
+    eps: float = 1e-8
+    grad_clip: float = 1.0
+
+
+@dataclass(frozen=True)
+class SelfForcingConfig:
+    """Train on the model's own predictions: the last N frames of a window are produced by
+    `model.step` from its own decoded output, driven by the real controllers."""
+
+    enabled: bool = False
+    start_step: int = 0  # teacher forcing only before this step
+    unroll_start: int = 2  # N at start_step ...
+    unroll_end: int = 10  # ... growing linearly to this over ramp_steps
+    ramp_steps: int = 2000
+    share_start: float = 0.25  # share of batches that unroll, growing the same way
+    share_end: float = 0.5
+    detach: bool = False  # stop gradients between unrolled steps (cheaper, less faithful)
+
+
+@dataclass(frozen=True)
+class ValidationConfig:
+    every: int = 500  # steps; 0 = only at the end
+    batches: int = 16  # teacher-forced batches
+    rollout_starts: int = 256  # rollout error at `rollout_horizon` frames from this many starts
+    rollout_horizon: int = 20
+
+
+@dataclass(frozen=True)
+class CheckpointConfig:
+    every: int = 500
+    keep_last: int = 3
+    best_metric: str = "val/rollout_pos_mae_20"  # lower is better
+
+
+@dataclass(frozen=True)
+class LogConfig:
+    every: int = 10
+    tensorboard: bool = True
+    wandb: bool = False
+    wandb_project: str = "dreamland"
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    seed: int = 0
+    device: str = "auto"  # auto = cuda when available, else cpu
+    threads: int = 0  # CPU threads for torch; 0 = torch's default
+    compile: bool = False
+    amp: Literal["auto", "bf16", "off"] = "auto"  # auto = bf16 autocast on CUDA, float32 on CPU
+    max_steps: int = 10_000
+    max_minutes: float = 0.0  # stop (with a checkpoint) after this long; 0 = no limit
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    model_preset: str = "small"
+    model: ModelConfig = field(default_factory=lambda: MODEL_PRESETS["small"])
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    self_forcing: SelfForcingConfig = field(default_factory=SelfForcingConfig)
+    loss_weights: dict[str, float] = field(default_factory=dict)  # per head; default 1.0
+    validation: ValidationConfig = field(default_factory=ValidationConfig)
+    checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
+    log: LogConfig = field(default_factory=LogConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+
+
+def _apply(config: TrainConfig, updates: dict) -> TrainConfig:
+    """`model_preset` first (it replaces the whole model section), then everything else."""
+    updates = dict(updates)
+    name = updates.pop("model_preset", None)
+    if name is not None:
+        if name not in MODEL_PRESETS:
+            raise ConfigError(f"unknown model preset {name!r}; known: {', '.join(MODEL_PRESETS)}")
+        config = dataclasses.replace(config, model_preset=name, model=MODEL_PRESETS[name])
+    return merge(config, updates)
+
+
+def load_config(presets: list[str], overrides: list[str]) -> TrainConfig:
+    """Defaults, then presets in order (names in train/presets or .yaml paths), then overrides."""
+    config = TrainConfig()
+    for preset in presets:
+        config = _apply(config, load_preset(preset, PRESET_DIR))
+    for override in overrides:
+        config = _apply(config, parse_override(override))
+    return config
+
+
+def preset_names() -> list[str]:
+    return sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
+
+
+__all__ = ["TrainConfig", "load_config", "preset_names", "ConfigError", "build"]

@@ -1,0 +1,58 @@
+"""Metrics out: a JSONL file always, TensorBoard files by default, Weights & Biases when asked.
+
+Everything works offline. W&B is optional: asked for but not installed is a warning, not a crash.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+
+class Logger:
+    def __init__(self, run_dir: Path, *, tensorboard: bool, wandb: bool, project: str, config: dict,
+                 enabled: bool = True, resume: bool = False):
+        self.enabled = enabled
+        self.tb = None
+        self.wandb = None
+        if not enabled:
+            return
+        self.jsonl = open(run_dir / "metrics.jsonl", "a" if resume else "w")
+        if tensorboard:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+
+                self.tb = SummaryWriter(str(run_dir / "tensorboard"))
+            except ImportError:
+                print("dreamland train: tensorboard is not installed; logging to metrics.jsonl only",
+                      file=sys.stderr)
+        if wandb:
+            try:
+                import wandb as wb
+
+                self.wandb = wb.init(project=project, config=config, dir=str(run_dir),
+                                     resume="allow", id=run_dir.name)
+            except ImportError:
+                print("dreamland train: wandb is not installed; skipping it", file=sys.stderr)
+
+    def log(self, step: int, metrics: dict[str, float]) -> None:
+        if not self.enabled or not metrics:
+            return
+        self.jsonl.write(json.dumps({"step": step, "time": time.time(), **metrics}) + "\n")
+        self.jsonl.flush()
+        if self.tb is not None:
+            for k, v in metrics.items():
+                self.tb.add_scalar(k, v, step)
+        if self.wandb is not None:
+            self.wandb.log(metrics, step=step)
+
+    def close(self) -> None:
+        if not self.enabled:
+            return
+        self.jsonl.close()
+        if self.tb is not None:
+            self.tb.close()
+        if self.wandb is not None:
+            self.wandb.finish()
