@@ -197,6 +197,51 @@ def _cmd_store(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    from dreamland.config import ConfigError
+    from dreamland.train.config import load_config, load_run_config
+    from dreamland.train.loop import TrainError, train
+
+    overrides = list(args.overrides)
+    if args.store:
+        overrides.append(f"data.store={args.store}")
+    if args.context:
+        overrides.append(f"data.context={args.context}")
+    if args.max_steps:
+        overrides.append(f"run.max_steps={args.max_steps}")
+    if args.max_minutes:
+        overrides.append(f"run.max_minutes={args.max_minutes}")
+    presets = args.preset or ["small"]
+    try:
+        if args.resume:
+            config = load_run_config(args.run_dir, overrides)
+        else:
+            config = load_config(presets, overrides)
+        summary = train(config, args.run_dir, resume=args.resume, progress=not args.quiet)
+    except (ConfigError, TrainError) as exc:
+        raise UserError(str(exc)) from None
+    print(json.dumps(summary) if args.json else
+          f"stopped at step {summary['step']} ({summary['stop']}) after {summary['seconds']:.0f} s; "
+          f"checkpoints in {summary['run_dir']}/checkpoints")
+    return 0
+
+
+def _cmd_play(args: argparse.Namespace) -> int:
+    from dreamland.model.checkpoint import CheckpointError
+    from dreamland.play.server import serve
+
+    try:
+        return serve(
+            args.checkpoint, host=args.host, port=args.port, stage=args.stage,
+            characters=tuple(args.characters), slots=tuple(args.slots), replay=args.replay,
+            open_browser=not args.no_browser,
+        ) or 0
+    except CheckpointError as exc:
+        raise UserError(str(exc)) from None
+    except OSError as exc:
+        raise UserError(f"cannot serve on {args.host}:{args.port} ({exc.strerror or exc})") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="dreamland",
@@ -268,6 +313,52 @@ def build_parser() -> argparse.ArgumentParser:
     _add_split_arguments(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_cmd_store)
+
+    from dreamland.evaluate.command import add_compare_parser, add_eval_parser
+
+    add_eval_parser(sub)
+    add_compare_parser(sub)
+
+    from dreamland.train.config import preset_names
+
+    p = sub.add_parser(
+        "train", help="train a world model on a store (CPU, one GPU, or torchrun for many)",
+        description="Train the world model. Presets stack (later ones win), then KEY=VALUE "
+        "overrides of the config tree (see docs/training.md). Under torchrun every process "
+        "trains a share of each batch (DDP). Example: dreamland train --store data/store "
+        "--preset small --preset self-forcing --context 30 optim.lr=5e-4 --run-dir runs/a",
+    )
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                   help="config overrides such as optim.lr=3e-4 data.batch_size=128")
+    p.add_argument("--store", help="the packed store (dreamland pack)")
+    p.add_argument("--preset", action="append", choices=preset_names(), metavar="PRESET",
+                   help=f"config preset, repeatable: {', '.join(preset_names())} (default: small)")
+    p.add_argument("--context", type=_positive_int, metavar="K", help="frames of context (data.context)")
+    p.add_argument("--run-dir", required=True, help="where config, logs and checkpoints go")
+    p.add_argument("--resume", action="store_true", help="continue the run in --run-dir exactly")
+    p.add_argument("--max-steps", type=_positive_int, help="stop after this many steps (run.max_steps)")
+    p.add_argument("--max-minutes", type=float, help="stop after this long, with a checkpoint")
+    p.add_argument("--json", action="store_true", help="print the final summary as JSON")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser(
+        "play", help="play the model in the browser: two controller slots at 60 frames a second",
+        description="Start the game server and open the page. Each slot takes a keyboard, a "
+        "gamepad or a bot. Example: dreamland play runs/small/checkpoints/best --port 8000",
+    )
+    p.add_argument("checkpoint", nargs="?", default=None,
+                   help="a model checkpoint folder (default: the model shipped with dreamland); "
+                   "'toy' runs the physics toy used by tests (not a model)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--stage", default="battlefield", help="stage name or start-block id")
+    p.add_argument("--characters", nargs=2, default=["fox", "falco"], metavar=("P1", "P2"))
+    p.add_argument("--slots", nargs=2, default=["keyboard", "chase"], metavar=("SLOT1", "SLOT2"),
+                   help="keyboard, gamepad, idle, random, chase, or replay (default: keyboard chase)")
+    p.add_argument("--replay", help="a .slp to start from, or to feed the replay bot")
+    p.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    p.set_defaults(func=_cmd_play)
     return parser
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from dreamland.config import ConfigError, build, load_preset, merge, parse_override
+from dreamland.config import ConfigError, load_preset, merge, parse_override
 from dreamland.model.config import PRESETS as MODEL_PRESETS
 from dreamland.model.config import ModelConfig
 
@@ -124,8 +124,29 @@ def load_config(presets: list[str], overrides: list[str]) -> TrainConfig:
     return config
 
 
+def load_run_config(run_dir: str | Path, overrides: list[str]) -> TrainConfig:
+    """The config a run was started with (its config.yaml), plus explicit overrides: what
+    `--resume` continues with."""
+    import yaml
+
+    path = Path(run_dir) / "config.yaml"
+    if not path.is_file():
+        raise ConfigError(f"{run_dir}: nothing to resume (no config.yaml)")
+    try:
+        saved = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: unreadable ({str(exc).splitlines()[0]})") from None
+    if not isinstance(saved, dict):
+        raise ConfigError(f"{path}: not a config")
+    config = _apply(TrainConfig(), {"model_preset": saved.pop("model_preset", "small")})
+    config = _apply(config, saved)
+    for override in overrides:
+        config = _apply(config, parse_override(override))
+    return config
+
+
 def preset_names() -> list[str]:
     return sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
 
 
-__all__ = ["TrainConfig", "load_config", "preset_names", "ConfigError", "build"]
+__all__ = ["TrainConfig", "load_config", "load_run_config", "preset_names", "ConfigError"]

@@ -1,0 +1,198 @@
+"""The `dreamland eval` and `dreamland compare` subcommands, ready to be added to the CLI:
+
+    from dreamland.evaluate.command import add_compare_parser, add_eval_parser
+    add_eval_parser(sub)      # in cli.build_parser, beside the other subcommands
+    add_compare_parser(sub)
+
+Each sets `func` on its parser; the functions report bad input (`EvaluationError`) as one line on
+stderr and return 2 themselves, like the other commands.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from dreamland.evaluate.errors import EvaluationError
+
+
+def _horizons(text: str) -> tuple[int, ...]:
+    try:
+        hs = tuple(sorted({int(x) for x in text.split(",") if x.strip()}))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected frame counts like 1,5,10,20,60,300, got {text!r}") from None
+    if not hs or hs[0] < 1:
+        raise argparse.ArgumentTypeError(f"horizons must be >= 1 frame, got {text!r}")
+    return hs
+
+
+def _count(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {v}")
+    return v
+
+
+def _positive(text: str) -> int:
+    v = _count(text)
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {v}")
+    return v
+
+
+def add_eval_parser(sub) -> argparse.ArgumentParser:
+    from dreamland.cli import _add_split_arguments
+    from dreamland.evaluate.run import DEFAULT_CONTEXT, HORIZONS
+
+    p = sub.add_parser(
+        "eval",
+        help="evaluate a world model against the real game (rollouts, baselines, probe) and write a report",
+        description="Evaluate a world model on replays it never saw: teacher-forced and rollout figures at "
+        "several horizons, plausibility, the controllability probe, beside the 'hold' and 'constant "
+        "velocity' baselines on the same starts. Writes REPORT_DIR/metrics.json and report.html "
+        "(see docs/evaluation.md). Example: dreamland eval runs/small/last --store data/melee-store "
+        "--split test --out reports/small",
+    )
+    p.add_argument("checkpoint", metavar="CHECKPOINT",
+                   help="a checkpoint file or folder, or a baseline name: hold, constant-velocity")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--replays", nargs="+", metavar="PATH",
+                     help="replay files, folders or archives, read on the fly (unreadable ones are skipped "
+                     "and counted)")
+    src.add_argument("--store", metavar="STORE", help="a packed store (dreamland pack)")
+    p.add_argument("--split", default="test", choices=("train", "val", "test", "heldout", "all"),
+                   help="which games of --store (default: test)")
+    p.add_argument("--all-games", action="store_true",
+                   help="with --store, use every two-player game of the split, not only training-eligible "
+                   "ones (--replays always uses every two-player game)")
+    _add_split_arguments(p)
+    p.add_argument("--out", required=True, metavar="REPORT_DIR",
+                   help="report folder (created; an earlier report there is replaced)")
+    p.add_argument("--context", type=_positive, default=None, metavar="K",
+                   help=f"real frames that seed each rollout (default: the model's, else {DEFAULT_CONTEXT})")
+    p.add_argument("--starts", type=_positive, default=300, metavar="S",
+                   help="rollout starting points (default: 300)")
+    p.add_argument("--horizons", type=_horizons, default=HORIZONS, metavar="H,H,...",
+                   help="frames after the seed where figures are taken (default: 1,5,10,20,60,300)")
+    p.add_argument("--seed", type=int, default=0, help="chooses the starts (default: 0)")
+    p.add_argument("--tolerance", type=_count, default=5, metavar="FRAMES",
+                   help="how far apart a predicted and a real event may be to match (default: 5)")
+    p.add_argument("--teacher-forced", type=_count, default=4096, metavar="N",
+                   help="positions for the teacher-forced figures; 0 skips them (default: 4096)")
+    p.add_argument("--probe", type=_count, default=128, metavar="N",
+                   help="positions for the controllability probe; 0 skips it (default: 128)")
+    p.add_argument("--trajectories", type=_count, default=4, metavar="N",
+                   help="rollouts drawn over the stage in the report (default: 4)")
+    p.add_argument("--batch-size", type=_positive, default=64,
+                   help="rollouts stepped together (default: 64; larger batches were slower on CPUs)")
+    p.add_argument("--device", default="cpu", help="torch device for the model (default: cpu)")
+    p.add_argument("--threads", type=_positive, default=None,
+                   help="torch CPU threads (default: torch's choice; 1 is often fastest for small batches)")
+    p.add_argument("--workers", type=_positive, default=None, help="replay parser processes for --replays")
+    p.add_argument("--json", action="store_true",
+                   help="print only the headline figures as one JSON object on stdout")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
+    p.set_defaults(func=cmd_eval)
+    return p
+
+
+def add_compare_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        "compare",
+        help="show the headline figures of several evaluation reports side by side",
+        description="Print the headline figures (position error, action and action-change accuracy per "
+        "horizon) of several `dreamland eval` reports side by side, and plot them into an HTML page. "
+        "Example: dreamland compare reports/small reports/medium --out comparison.html",
+    )
+    p.add_argument("reports", nargs="+", metavar="REPORT_DIR")
+    p.add_argument("--out", default="comparison.html", metavar="HTML",
+                   help="the comparison page (default: comparison.html)")
+    p.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    p.set_defaults(func=cmd_compare)
+    return p
+
+
+def _fail(args: argparse.Namespace, exc: Exception) -> int:
+    print(f"dreamland {args.command}: error: {exc}", file=sys.stderr)
+    return 2
+
+
+def _summary(metrics: dict) -> str:
+    h = metrics["headline"]
+    model = metrics["meta"]["model"]
+    hs = list(h["pos_mae"])
+    rows = [(model, h)] + [(b, v) for b, v in h["baselines"].items() if b != model]
+    lines = []
+    for key, label in (("pos_mae", "position MAE"), ("action_acc", "action accuracy"),
+                       ("action_change_acc", "action-change accuracy")):
+        lines.append(f"{label:<24}" + "".join(f"{'@' + x:>9}" for x in hs))
+        for name, figs in rows:
+            vals = figs[key]
+            lines.append(f"  {name:<22}" + "".join(f"{'-' if vals.get(x) is None else format(vals[x], '.3f'):>9}"
+                                                   for x in hs))
+    return "\n".join(lines)
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    import numpy as np
+    import torch
+
+    from dreamland.data.store import Store, StoreError
+    from dreamland.evaluate.run import DEFAULT_CONTEXT, evaluate, store_from_replays
+    from dreamland.evaluate.stepper import load_stepper
+
+    log = (lambda s: None) if args.quiet else (lambda s: print(s, file=sys.stderr, flush=True))
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    try:
+        stepper = load_stepper(args.checkpoint, args.device)
+        context = args.context or int(getattr(stepper, "context", 0) or DEFAULT_CONTEXT)
+        meta = {"checkpoint": args.checkpoint}
+        kwargs = dict(context=context, starts=args.starts, horizons=args.horizons, seed=args.seed,
+                      out_dir=args.out, tolerance=args.tolerance, batch_size=args.batch_size,
+                      teacher_forced=args.teacher_forced, probe=args.probe,
+                      trajectories=args.trajectories, device=args.device, log=log)
+        name = args.checkpoint.replace("-", "_") if args.checkpoint in ("hold", "constant-velocity") else "model"
+        if args.replays:
+            with store_from_replays(args.replays, workers=args.workers, log=log) as (store, info):
+                games = store.games_in("all", eligible_only=False)
+                meta.update({"replays": list(args.replays), **info, "store": None})
+                metrics = evaluate(stepper, store, games, model_name=name, meta=meta, **kwargs)
+        else:
+            from dreamland.cli import _split_spec
+
+            store = Store(args.store)
+            games = store.games_in(args.split, _split_spec(args), eligible_only=not args.all_games)
+            if len(games) == 0:
+                raise EvaluationError(f"{args.store}: the {args.split} split has no games"
+                                      + ("" if args.all_games else " (only training-eligible games count; "
+                                         "see --all-games)"))
+            meta.update({"split": args.split})
+            metrics = evaluate(stepper, store, np.asarray(games), model_name=name, meta=meta, **kwargs)
+    except (EvaluationError, StoreError) as exc:
+        return _fail(args, exc)
+    if args.json:
+        print(json.dumps(metrics["headline"]))
+    else:
+        print(_summary(metrics))
+        print(f"report: {args.out}/report.html ({metrics['meta']['seconds']:.1f} s)")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from dreamland.evaluate.compare import compare
+
+    try:
+        text, data = compare(args.reports, args.out)
+    except EvaluationError as exc:
+        return _fail(args, exc)
+    if args.json:
+        print(json.dumps({r["name"]: r["headline"] for r in data["runs"]}))
+    else:
+        print(text, end="")
+        print(f"plots: {args.out}")
+    return 0

@@ -1,0 +1,245 @@
+"""The rules layer: head outputs + the current frame -> the next frame, as a consistent game state.
+
+This is the only code in dreamland that turns predictions into a state (every caller goes through
+`model.step.step`, `step_encoded` or `predict_window`, which all call `Rules.forward`). It works
+on encoded tensors (data.encoding) of any leading shape, so one implementation serves the window
+(teacher-forced) path and the frame-by-frame path.
+
+What decides each field of the next frame:
+
+* PREDICTED fields: the heads (model/heads.py). Continuous fields by their mode (keep / zero /
+  set -> value head / delta -> current + delta head x delta unit); categorical by argmax; binary
+  and `exists` flags by logit > 0.
+* CONSTANT fields (character; the stage; the controllers that were given): carried. A follower
+  slot that (re)appears takes Nana when its leader is Popo (absent slots are stored as zeros, so
+  their character cannot be carried through an absence).
+* RULE fields: `state_age` = previous + 1 while the character exists and its action is
+  unchanged, else 0.
+* Then the game's constraints, in this order (documented in docs/model.md):
+  1. the action decides the airborne flag: an airborne-only action sets airborne = 1, a
+     grounded-only action sets 0 (the action head is the richest prediction and the game derives
+     the flag from the action; in the replays the two disagree on < 0.06% of frames);
+  2. stocks never rise, fall by at most one per frame and only on a frame whose action is a
+     death (DEAD_*), exactly as in every stock change of the replays;
+  3. percent never falls, except to 0 on entering the respawn platform (the only percent
+     decrease in the replays);
+  4. character positions stay inside the stage's blast zones (left, right, bottom; top + 30 units,
+     because the game KOs off the top only characters in a damage state and others float up to
+     ~21 units above it) unless the next action is a death;
+  5. schema bounds (percent 0..999, shield 0..60, hitlag >= 0, state_age >= -1) and integer
+     storage types (combo_count, item damage: rounded, within the type's range);
+  6. slots whose `exists` flag is off are all zeros (as the store keeps them).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn as nn
+from torch import Tensor
+
+from dreamland.data.encoding import REAL_CLIP, SPEC, Spec
+from dreamland.model.config import ModelConfig
+from dreamland.model.heads import DELTA, KEEP, SET, ZERO, Part, delta_units, parts, split
+from dreamland.schema import Field, Kind, Role
+from dreamland.schema import actions as A
+from dreamland.schema.characters import NANA_INTERNAL, POPO_INTERNAL
+from dreamland.schema.stages import LEGAL_STAGES_EXTERNAL, geometry
+
+TOP_SLACK = 30.0  # game units a character may be above the top blast zone without a KO
+NO_BOUND = 1e4  # game units: no geometry known for the stage
+
+
+def _state_age(cur_age: Tensor, scale: float, same_action: Tensor) -> Tensor:
+    """The state_age rule in encoded units: +1 frame while the action is unchanged, else 0."""
+    return torch.where(same_action, (cur_age * scale + 1.0) / scale, torch.zeros_like(cur_age))
+
+
+RULES = {"state_age"}  # every RULE field of the schema must be handled here (checked below)
+
+
+def age_rule_window(char_real: Tensor, char_cat: Tensor, char_exists: Tensor) -> Tensor:
+    """Rewrite state_age over a window (..., T, 4, F) so that it follows the rule from the first
+    frame on: the model then reads during training exactly what the rule writes during play.
+    (The game's own counter is an animation frame that also stalls in hitlag and runs at other
+    rates: it matches the rule on ~76% of frames.) Same rule as `Rules.forward`: +1 while the
+    character exists and its action is unchanged, else 0; 0 in slots that do not exist."""
+    p = parts()[0]
+    j = _col(p.real, "state_age")
+    a = _col(p.cat, "action")
+    scale = p.real[j].scale
+    act = char_cat[..., a]  # (..., T, 4)
+    on = char_exists > 0.5
+    t_dim = act.dim() - 2
+    T = act.shape[t_dim]
+    idx = torch.arange(T, device=act.device).view((T, 1))
+    reset = ~on
+    reset.narrow(t_dim, 1, T - 1).logical_or_(
+        (act.narrow(t_dim, 1, T - 1) != act.narrow(t_dim, 0, T - 1)) | ~on.narrow(t_dim, 0, T - 1)
+    )
+    reset.narrow(t_dim, 0, 1).copy_(~on.narrow(t_dim, 0, 1))
+    marker = torch.where(reset, idx, torch.full_like(idx, -1))
+    last = torch.cummax(marker, dim=t_dim).values
+    age0 = char_real[..., j].narrow(t_dim, 0, 1) * scale
+    age = torch.where(last >= 0, (idx - last).to(char_real.dtype), age0 + idx.to(char_real.dtype)) / scale
+    lo, hi = p.real[j].bounds or (-np.inf, np.inf)
+    age = age.clamp(lo / scale, hi / scale) * on.to(age.dtype)
+    out = char_real.clone()
+    out[..., j] = age
+    return out
+
+
+def _col(fs: tuple[Field, ...], name: str) -> int:
+    for j, f in enumerate(fs):
+        if f.name == name:
+            return j
+    raise KeyError(f"the rules layer needs field {name!r}, which the schema no longer has")
+
+
+def _bounds(f: Field) -> tuple[float, float, bool]:
+    """(lo, hi, integral) in game units for a real field: schema bounds, integer storage range."""
+    lo, hi = -REAL_CLIP * f.scale, REAL_CLIP * f.scale
+    integral = f.dtype.startswith(("int", "uint"))
+    if integral:
+        info = np.iinfo(np.dtype(f.dtype))
+        lo, hi = max(lo, float(info.min)), min(hi, float(info.max))
+    if f.bounds is not None:
+        lo, hi = max(lo, f.bounds[0]), min(hi, f.bounds[1])
+    return lo, hi, integral
+
+
+class Rules(nn.Module):
+    """Head outputs -> next encoded state. Holds only derived constants (non-persistent buffers)."""
+
+    def __init__(self, config: ModelConfig, spec: Spec = SPEC):
+        super().__init__()
+        self.char_part, self.item_part = parts(spec)
+        self.jump_threshold = float(config.jump_threshold)
+        for part in (self.char_part, self.item_part):
+            for group in ("real", "cat", "bin"):
+                for f in getattr(part, group):
+                    if f.role is Role.RULE and f.name not in RULES:
+                        raise ValueError(f"field {f.name} has role 'rule' but no rule is implemented")
+            p = part.name
+            du = delta_units(part, config.delta_fraction, config.delta_scale)
+            self.register_buffer(f"{p}_dunit", torch.tensor(du, dtype=torch.float32), persistent=False)
+            self.register_buffer(
+                f"{p}_pred_idx", torch.tensor(part.real_pred, dtype=torch.long), persistent=False
+            )
+            b = [_bounds(f) for f in part.real]
+            self.register_buffer(f"{p}_lo", torch.tensor([lo / f.scale for (lo, _, _), f in zip(b, part.real)]),
+                                 persistent=False)
+            self.register_buffer(f"{p}_hi", torch.tensor([hi / f.scale for (_, hi, _), f in zip(b, part.real)]),
+                                 persistent=False)
+            self.register_buffer(f"{p}_int", torch.tensor([i for _, _, i in b], dtype=torch.bool),
+                                 persistent=False)
+            self.register_buffer(f"{p}_scale", torch.tensor([f.scale for f in part.real], dtype=torch.float32),
+                                 persistent=False)
+        c = self.char_part
+        self.c_x, self.c_y = _col(c.real, "x"), _col(c.real, "y")
+        self.c_percent, self.c_age = _col(c.real, "percent"), _col(c.real, "state_age")
+        self.c_action, self.c_stocks = _col(c.cat, "action"), _col(c.cat, "stocks")
+        self.c_airborne = _col(c.bin, "airborne")
+        self.c_character = _col(c.cat, "character")
+        self.scale_x, self.scale_y = c.real[self.c_x].scale, c.real[self.c_y].scale
+        self.scale_age = c.real[self.c_age].scale
+        vocab = int(c.cat[self.c_action].vocab)
+        ids = np.arange(vocab)
+        for name, fn in (("dead", A.is_dead), ("respawn", A.is_respawning),
+                         ("air_only", A.is_airborne_only), ("ground_only", A.is_grounded_only)):
+            self.register_buffer(f"is_{name}", torch.from_numpy(np.asarray(fn(ids), bool)), persistent=False)
+        blast = torch.tensor([[-NO_BOUND, NO_BOUND, -NO_BOUND, NO_BOUND]] * spec.stage_vocab)
+        for sid in LEGAL_STAGES_EXTERNAL:
+            if sid < spec.stage_vocab:
+                g = geometry(sid)
+                blast[sid] = torch.tensor([g.blast_left, g.blast_right, g.blast_bottom, g.blast_top + TOP_SLACK])
+        self.register_buffer("blast", blast, persistent=False)  # game units: left, right, bottom, top
+
+    # ------------------------------------------------------------------ per part
+
+    def _part(self, part: Part, cur: dict[str, Tensor], out: Tensor) -> dict[str, Tensor]:
+        """Heads -> next values of one part, before the game rules."""
+        p = part.name
+        h = split(part, out.float())
+        real_cur = cur[f"{p}_real"]
+        idx = getattr(self, f"{p}_pred_idx")
+        rc = real_cur.index_select(-1, idx)
+        mode = h.mode.argmax(-1)
+        moved = rc + h.delta * getattr(self, f"{p}_dunit")
+        new = torch.where(
+            mode == KEEP,
+            rc,
+            torch.where(mode == ZERO, torch.zeros_like(rc), torch.where(mode == SET, h.value, moved)),
+        )
+        real = real_cur.index_copy(-1, idx, new)
+        # integer storage types: round (straight-through, so self-forcing still gets a gradient)
+        scale = getattr(self, f"{p}_scale")
+        rounded = torch.round(real * scale) / scale
+        real = torch.where(getattr(self, f"{p}_int"), real + (rounded - real).detach(), real)
+
+        cats = list(cur[f"{p}_cat"].unbind(-1))
+        for k, j in enumerate(part.cat_pred):
+            cats[j] = h.cat[k].argmax(-1)
+        bins = list(cur[f"{p}_bin"].unbind(-1))
+        for k, j in enumerate(part.bin_pred):
+            bins[j] = (h.bin[..., k] > 0).to(bins[j].dtype)
+        exists = (h.exists > 0).to(cur[f"{p}_exists"].dtype)
+        return {"real": real, "cat": cats, "bin": bins, "exists": exists}
+
+    # ------------------------------------------------------------------ the whole frame
+
+    def forward(self, cur: dict[str, Tensor], out: dict[str, Tensor], controllers: Tensor) -> dict[str, Tensor]:
+        """`cur`: encoded frame t (any leading shape; `stage` with that shape or (B,)); `out`: the
+        heads for frame t+1; `controllers`: the inputs of frame t+1. Returns encoded frame t+1."""
+        from dreamland.model.world import _broadcast_stage
+
+        cur = _broadcast_stage(cur)
+        ch = self._part(self.char_part, cur, out["char"])
+        it = self._part(self.item_part, cur, out["item"])
+
+        # --- game rules on the character slots
+        cc = cur["char_cat"]
+        act_n, act_c = ch["cat"][self.c_action], cc[..., self.c_action]
+        dead, respawn = self.is_dead[act_n], self.is_respawn[act_n]
+        air = ch["bin"][self.c_airborne]
+        ch["bin"][self.c_airborne] = torch.where(
+            self.is_air_only[act_n], torch.ones_like(air), torch.where(self.is_ground_only[act_n], torch.zeros_like(air), air)
+        )
+        # a follower that (re)appears gets its character from its leader (Nana follows Popo): the
+        # store zeroes absent slots, so the constant cannot be carried through an absence
+        char = ch["cat"][self.c_character]
+        lead = char[..., :2]
+        nana = torch.where(lead == POPO_INTERNAL, torch.full_like(lead, NANA_INTERNAL), char[..., 2:])
+        ch["cat"][self.c_character] = torch.cat([lead, torch.where(cur["char_exists"][..., 2:] > 0.5, char[..., 2:], nana)], -1)
+        s_c, s_p = cc[..., self.c_stocks], ch["cat"][self.c_stocks]
+        ch["cat"][self.c_stocks] = torch.where(dead, torch.maximum(torch.minimum(s_p, s_c), (s_c - 1).clamp_min(0)), s_c)
+
+        cols = list(ch["real"].unbind(-1))
+        p_c = cur["char_real"][..., self.c_percent]
+        p_n = cols[self.c_percent]
+        cols[self.c_percent] = torch.where(p_n < p_c, torch.where(respawn, torch.zeros_like(p_n), p_c), p_n)
+        zone = self.blast[cur["stage"]].unsqueeze(-2)  # (..., 1, 4) game units
+        x, y = cols[self.c_x], cols[self.c_y]
+        cols[self.c_x] = torch.where(dead, x, torch.clamp(x, zone[..., 0] / self.scale_x, zone[..., 1] / self.scale_x))
+        cols[self.c_y] = torch.where(dead, y, torch.clamp(y, zone[..., 2] / self.scale_y, zone[..., 3] / self.scale_y))
+        age_c = cur["char_real"][..., self.c_age]
+        cols[self.c_age] = _state_age(age_c, self.scale_age, (act_n == act_c) & (cur["char_exists"] > 0.5))
+        ch["real"] = torch.stack(cols, -1)
+
+        nxt: dict[str, Tensor] = {}
+        for part, d in ((self.char_part, ch), (self.item_part, it)):
+            p = part.name
+            ex = d["exists"]
+            on = ex > 0.5
+            real = torch.clamp(d["real"], getattr(self, f"{p}_lo"), getattr(self, f"{p}_hi"))
+            nxt[f"{p}_real"] = real * on.unsqueeze(-1).to(real.dtype)
+            nxt[f"{p}_cat"] = torch.stack(d["cat"], -1) * on.unsqueeze(-1).long()
+            b = torch.stack(d["bin"], -1)
+            nxt[f"{p}_bin"] = b * on.unsqueeze(-1).to(b.dtype)
+            nxt[f"{p}_exists"] = ex
+        nxt["controller"] = controllers.to(cur["char_real"].dtype)
+        nxt["stage"] = cur["stage"]
+        return nxt
+
+
+__all__ = ["RULES", "Rules", "TOP_SLACK", "age_rule_window"]

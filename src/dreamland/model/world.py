@@ -1,0 +1,258 @@
+"""The world model: encoded frame + next controllers -> Mamba-2 backbone -> heads for every slot.
+
+    frame t (encoded, data.encoding) + controllers of frame t+1
+      -> input encoder: per character slot  [reals, flags, exists, embeddings of every id] -> d_char
+                        per item slot       [same]                                         -> d_item
+                        concat(4 char slots, S item slots, 2 x 17 controller values, stage embedding)
+                        -> linear -> d_model
+      -> n_layers x (x + Mamba2(RMSNorm(x)))  -> RMSNorm
+      -> heads: one MLP shared by the character slots, one by the item slots, each reading
+         [backbone output, the slot's own input encoding + a slot-id embedding]
+      -> flat per-slot logits/regressions (laid out by heads.Part) for frame t+1
+
+`forward` runs a window (B, T) with the chunked scan (training, seeding); `step` runs one frame
+(B,) from a carried state in constant time (play, rollouts, self-forcing). Both give the same
+outputs (tests/model/test_world.py). The carried state is a flat tuple of contiguous tensors
+(conv_state, ssm_state per layer) whose shapes, dtypes and strides never change between steps.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch import Tensor
+
+from dreamland.data.encoding import SPEC, Spec
+from dreamland.data.items import MAX_ITEM_SLOTS
+from dreamland.model.config import ModelConfig
+from dreamland.model.heads import Part, parts
+from dreamland.model.mamba2 import Mamba2, Mamba2Config
+
+ModelState = tuple[Tensor, ...]
+N_CHAR_SLOTS = 4
+
+
+class Block(nn.Module):
+    """Pre-norm residual Mamba-2 block: x + mixer(norm(x)), then, when `d_intermediate` > 0,
+    x + mlp(norm2(x)) (mamba_ssm's Block with an MLP; a per-frame computation, so it adds capacity
+    without adding per-step state)."""
+
+    def __init__(self, cfg: Mamba2Config, d_intermediate: int = 0):
+        super().__init__()
+        self.norm = nn.RMSNorm(cfg.d_model, eps=1e-5)
+        self.mixer = Mamba2(cfg)
+        if d_intermediate > 0:
+            self.norm2 = nn.RMSNorm(cfg.d_model, eps=1e-5)
+            self.mlp = nn.Sequential(nn.Linear(cfg.d_model, d_intermediate), nn.GELU(),
+                                     nn.Linear(d_intermediate, cfg.d_model))
+        else:
+            self.norm2 = self.mlp = None
+
+    def _mlp(self, x: Tensor) -> Tensor:
+        return x if self.mlp is None else x + self.mlp(self.norm2(x))
+
+    def forward(self, x: Tensor, state=None, return_state: bool = False):
+        if return_state:
+            y, new_state = self.mixer(self.norm(x), inference_state=state, return_state=True)
+            return self._mlp(x + y), new_state
+        return self._mlp(x + self.mixer(self.norm(x), inference_state=state))
+
+    def step(self, x: Tensor, state):
+        y, new_state = self.mixer.step(self.norm(x), state)
+        return self._mlp(x + y), new_state
+
+
+class SlotEncoder(nn.Module):
+    """One slot's encoded fields -> a feature vector; shared by the slots of a part."""
+
+    def __init__(self, part: Part, emb_dim: int, d_out: int):
+        super().__init__()
+        self.part = part
+        self.emb = nn.Embedding(part.vocab_total, emb_dim)
+        self.register_buffer("offsets", torch.tensor(part.cat_offsets, dtype=torch.long), persistent=False)
+        d_in = len(part.real) + len(part.bin) + 1 + len(part.cat) * emb_dim
+        self.proj = nn.Linear(d_in, d_out)
+
+    def forward(self, enc: dict[str, Tensor]) -> Tensor:
+        p = self.part.name
+        ids = enc[f"{p}_cat"] + self.offsets  # (..., S, n_cat)
+        dt = self.proj.weight.dtype
+        feats = torch.cat(
+            [
+                enc[f"{p}_real"].to(dt),
+                enc[f"{p}_bin"].to(dt),
+                enc[f"{p}_exists"].unsqueeze(-1).to(dt),
+                self.emb(ids).flatten(-2),
+            ],
+            dim=-1,
+        )
+        return F.gelu(self.proj(feats))
+
+
+class SlotHead(nn.Module):
+    """MLP over [h, slot encoding + slot embedding] -> the part's flat per-slot outputs.
+
+    The first layer is split into W_h h + W_s s so that W_h h is computed once per frame rather
+    than once per slot (same function as a linear layer on the concatenation)."""
+
+    def __init__(self, d_model: int, d_slot: int, n_slots: int, d_hidden: int, layers: int, n_out: int):
+        super().__init__()
+        self.slot_emb = nn.Embedding(n_slots, d_slot)
+        width = d_hidden if layers > 0 else n_out
+        self.from_h = nn.Linear(d_model, width)
+        self.from_slot = nn.Linear(d_slot, width, bias=False)
+        self.hidden = nn.ModuleList(nn.Linear(d_hidden, d_hidden) for _ in range(max(0, layers - 1)))
+        self.out = nn.Linear(d_hidden, n_out) if layers > 0 else None
+
+    def forward(self, h: Tensor, slots: Tensor) -> Tensor:
+        x = self.from_h(h).unsqueeze(-2) + self.from_slot(slots + self.slot_emb.weight)
+        if self.out is None:
+            return x
+        x = F.gelu(x)
+        for layer in self.hidden:
+            x = F.gelu(layer(x))
+        return self.out(x)
+
+
+class WorldModel(nn.Module):
+    """The world model. `config` fixes the shapes; field sizes come from `spec` (the schema)."""
+
+    def __init__(self, config: ModelConfig, spec: Spec = SPEC):
+        super().__init__()
+        if spec.schema != SPEC.schema:
+            raise ValueError("the model must be built from the current schema's encoding spec")
+        self.config = config
+        self.spec = spec
+        self.char_part, self.item_part = parts(spec)
+        c = config
+        if c.item_slots > MAX_ITEM_SLOTS:
+            raise ValueError(f"item_slots must be at most {MAX_ITEM_SLOTS}, got {c.item_slots}")
+        self.item_slots = c.item_slots
+        self.mamba_config = Mamba2Config(
+            d_model=c.d_model, d_state=c.d_state, headdim=c.headdim, expand=c.expand,
+            d_conv=c.d_conv, ngroups=c.ngroups, chunk_size=c.chunk_size, dt_min=c.dt_min,
+            dt_max=c.dt_max, A_init_range=(c.A_init_min, c.A_init_max),
+        )
+        # input encoder
+        self.char_enc = SlotEncoder(self.char_part, c.emb_char, c.d_char)
+        self.item_enc = SlotEncoder(self.item_part, c.emb_item, c.d_item)
+        self.stage_emb = nn.Embedding(spec.stage_vocab, c.emb_stage)
+        d_frame = N_CHAR_SLOTS * c.d_char + self.item_slots * c.d_item + 2 * spec.n_controller + c.emb_stage
+        self.frame_in = nn.Linear(d_frame, c.d_model)
+        self.drop = nn.Dropout(c.dropout)
+        # backbone
+        self.layers = nn.ModuleList(Block(self.mamba_config, c.d_intermediate) for _ in range(c.n_layers))
+        self.norm_f = nn.RMSNorm(c.d_model, eps=1e-5)
+        # heads
+        self.char_head = SlotHead(c.d_model, c.d_char, N_CHAR_SLOTS, c.d_head_char, c.head_layers,
+                                  self.char_part.n_out)
+        self.item_head = SlotHead(c.d_model, c.d_item, self.item_slots, c.d_head_item, c.head_layers,
+                                  self.item_part.n_out)
+        from dreamland.model.rules import Rules  # rules need the parts and the config only
+
+        self.rules = Rules(config, spec)
+
+    # ------------------------------------------------------------------ pieces
+
+    def encode_inputs(self, enc: dict[str, Tensor], controllers: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """(frame vectors (..., d_model), char slot encodings (..., 4, d_char), item slot encodings
+        (..., S, d_item)). `enc['stage']` has the leading shape of the other fields."""
+        char = self.char_enc(enc)
+        item = self.item_enc(enc)
+        frame = torch.cat(
+            [char.flatten(-2), item.flatten(-2), controllers.flatten(-2).to(char.dtype),
+             self.stage_emb(enc["stage"])],
+            dim=-1,
+        )
+        return self.drop(self.frame_in(frame)), char, item
+
+    def heads(self, h: Tensor, char: Tensor, item: Tensor) -> dict[str, Tensor]:
+        return {"char": self.char_head(h, char), "item": self.item_head(h, item)}
+
+    # ------------------------------------------------------------------ window / step
+
+    def forward(
+        self,
+        enc: dict[str, Tensor],
+        controllers: Tensor,
+        state: ModelState | None = None,
+        return_state: bool = False,
+    ):
+        """A window: `enc` fields shaped (B, T, ...) with `stage` (B, T) or (B,), `controllers`
+        (B, T, 2, n_controller) = the inputs of frames 1..T. Returns the heads for frames 1..T
+        (`{"char": (B, T, 4, n), "item": (B, T, S, n)}`), and the state after the window when
+        `return_state` (continue it with `step` or another `forward`)."""
+        enc = _broadcast_stage(enc)
+        x, char, item = self.encode_inputs(enc, controllers)
+        new_state: list[Tensor] = []
+        for i, layer in enumerate(self.layers):
+            s = None if state is None else (state[2 * i], state[2 * i + 1])
+            if return_state:
+                x, (conv, ssm) = layer(x, s, return_state=True)
+                new_state += [conv, ssm]
+            else:
+                x = layer(x, s)
+        out = self.heads(self.norm_f(x), char, item)
+        return (out, tuple(new_state)) if return_state else out
+
+    def step(self, state: ModelState, enc: dict[str, Tensor], controllers: Tensor):
+        """One frame per stream: `enc` fields (B, ...), `stage` (B,), `controllers` (B, 2, n).
+        Returns (heads `{"char": (B, 4, n), "item": (B, S, n)}`, new state)."""
+        x, char, item = self.encode_inputs(enc, controllers)
+        new_state: list[Tensor] = []
+        for i, layer in enumerate(self.layers):
+            x, (conv, ssm) = layer.step(x, (state[2 * i], state[2 * i + 1]))
+            new_state += [conv, ssm]
+        return self.heads(self.norm_f(x), char, item), tuple(new_state)
+
+    def allocate_state(self, batch: int, device=None, dtype: torch.dtype = torch.float32) -> ModelState:
+        """Zero state ("no history") for `batch` streams: contiguous float32 tensors by default
+        (the carried state stays float32 even when the weights are half precision)."""
+        out: list[Tensor] = []
+        for layer in self.layers:
+            conv, ssm = layer.mixer.allocate_state(batch, device=device, dtype=dtype)
+            out += [conv, ssm]
+        return tuple(out)
+
+    @property
+    def device(self) -> torch.device:
+        return self.frame_in.weight.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.frame_in.weight.dtype
+
+    def inference_copy(self, dtype: torch.dtype | str) -> "WorldModel":
+        """A copy for inference with its weights in `dtype` (e.g. float16: half the bytes a
+        batch-1 step reads, which is what bounds its latency on a CPU). The rules layer's
+        constants, the SSM's D, the carried state and the game state stay float32; the SSM
+        recurrence itself is computed in float32 (see mamba2.py)."""
+        import copy
+
+        dt = getattr(torch, dtype) if isinstance(dtype, str) else dtype
+        model = copy.deepcopy(self).eval()
+        for name, child in model.named_children():
+            if name != "rules":
+                child.to(dt)
+        for layer in model.layers:
+            layer.mixer.D.data = layer.mixer.D.data.float()
+        for p in model.parameters():
+            p.requires_grad_(False)
+        return model
+
+
+def _broadcast_stage(enc: dict[str, Tensor]) -> dict[str, Tensor]:
+    lead = enc["char_exists"].shape[:-1]
+    if enc["stage"].shape != lead:
+        enc = dict(enc)
+        stage = enc["stage"]
+        enc["stage"] = stage.reshape(stage.shape + (1,) * (len(lead) - stage.dim())).expand(lead)
+    return enc
+
+
+def count_parameters(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+__all__ = ["Block", "ModelState", "SlotEncoder", "SlotHead", "WorldModel", "count_parameters"]

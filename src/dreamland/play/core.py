@@ -1,0 +1,179 @@
+"""`BatchedCore`: many games stepped at once through one stepper, with the play rules on top.
+
+Everything that plays goes through it: `Session` (one game), the agent environments (many), the
+web server's game loop (one). A step is one call of the stepper for the whole batch plus a fixed
+number of batched tensor operations for the rules, so its time does not depend on how long the
+games have run.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import torch
+from torch import Tensor
+
+from dreamland.data.items import MAX_ITEM_SLOTS
+from dreamland.play import facts
+from dreamland.play import rules as R
+from dreamland.play.state import (
+    DTYPES,
+    GameState,
+    empty_frame,
+    game_state_view,
+    neutral_controllers,
+    repeat_as_seed,
+    starting_frame,
+)
+from dreamland.play.stepper import Stepper, merge_rows
+from dreamland.schema import characters as C
+from dreamland.schema import stages as S
+
+
+def parse_stage(stage: Any) -> int:
+    sid = S.external_stage_id(stage)
+    if not S.is_legal(sid):
+        raise ValueError(f"stage {S.stage_name(sid)} has no geometry; play needs one of the six legal stages")
+    return sid
+
+
+def parse_characters(characters: Sequence[Any]) -> tuple[int, int]:
+    """Two characters by name or external id -> internal ids."""
+    if len(characters) != 2:
+        raise ValueError(f"two characters are needed, got {len(characters)}")
+    out = []
+    for c in characters:
+        ext = C.external_character_id(c)
+        out.append(C.external_to_internal(ext))
+    return out[0], out[1]
+
+
+def _cat(frames: list[dict[str, Tensor]]) -> dict[str, Tensor]:
+    return {k: torch.cat([f[k] for f in frames]) for k in frames[0]}
+
+
+def normalize(frame: dict[str, Tensor]) -> dict[str, Tensor]:
+    """Store dtypes, contiguous (what a compiled stepper expects every frame)."""
+    out = {}
+    for k, v in frame.items():
+        if not isinstance(v, Tensor):
+            v = torch.as_tensor(v)
+        dt = DTYPES.get(k)
+        out[k] = (v.to(dt) if dt is not None and v.dtype != dt else v).contiguous()
+    return out
+
+
+class BatchedCore:
+    """B games, their model state, their current frame and the rules' bookkeeping."""
+
+    def __init__(self, stepper: Stepper, batch: int = 1, stage: Any = "battlefield",
+                 characters: Sequence[Any] = ("fox", "falco"), *, stocks: int = facts.STOCKS,
+                 timer_frames: int = facts.GAME_FRAMES, item_slots: int = MAX_ITEM_SLOTS) -> None:
+        self.stepper = stepper
+        self.batch = batch
+        self.stocks = stocks
+        self.timer_frames = timer_frames
+        self.item_slots = item_slots
+        self.context = max(1, int(getattr(stepper, "context", 1) or 1))
+        self.frame: dict[str, Tensor] = empty_frame(batch, item_slots)
+        self.model_state: Any = None
+        self.rules: R.RulesState | None = None
+        self.events = R.Events(torch.zeros(batch, 2, dtype=torch.bool), torch.zeros(batch, 2, dtype=torch.bool),
+                               torch.zeros(batch, dtype=torch.bool))
+        self.last_controllers = neutral_controllers(batch)
+        self.reset(stage=stage, characters=characters)
+
+    # ------------------------------------------------------------------ resets
+    def start_frames(self, stage: Any, characters: Sequence[Any], n: int) -> dict[str, Tensor]:
+        sid = parse_stage(stage)
+        chars = parse_characters(characters)
+        one = starting_frame(sid, chars, self.stocks, self.item_slots)
+        return {k: v.repeat_interleave(n, 0) for k, v in one.items()}
+
+    def reset(self, rows: Sequence[int] | Tensor | None = None, *, stage: Any = None,
+              characters: Sequence[Any] | None = None, seed: dict[str, Tensor] | None = None,
+              stocks: Tensor | None = None) -> None:
+        """Restart games `rows` (all by default): from a seed (B_rows, K, ...) of real frames, or
+        standing at the spawn points of `stage` with `characters`. `stocks` (B_rows, 2) overrides
+        the rules' stock count (by default: the seed's last frame, or `self.stocks`)."""
+        if rows is None:
+            rows_t = torch.arange(self.batch)
+        else:
+            rows_t = torch.as_tensor(rows, dtype=torch.long).reshape(-1)
+        n = len(rows_t)
+        if n == 0:
+            return
+        if seed is None:
+            if stage is None or characters is None:
+                stage = stage if stage is not None else int(self.frame["stage"][rows_t[0]])
+                if characters is None:
+                    chars = self.frame["characters"][rows_t[0]].tolist()
+                    characters = [C.internal_to_external(c) for c in chars]
+            first = self.start_frames(stage, characters, n)
+            seed = repeat_as_seed(first, self.context)
+        seed = normalize(seed)
+        last = {k: (v if v.dim() == 0 or k in ("stage", "characters") else v[:, -1]) for k, v in seed.items()}
+        last = normalize(last)
+        if stocks is None:
+            from dreamland.play.state import player_values
+
+            stocks = player_values(last, "stocks").long()
+        if rows is None or self.model_state is None:
+            full = rows is None and n == self.batch
+            if not full:
+                raise ValueError("the first reset must cover every game of the batch")
+            self.model_state = self.stepper.init(seed)
+            self.frame = {k: v.clone() for k, v in last.items()}
+            self.rules = R.RulesState.new(last["stage"], stocks, self.timer_frames)
+        else:
+            part = self.stepper.init(seed)
+            if hasattr(self.stepper, "reset_rows"):
+                self.model_state = self.stepper.reset_rows(self.model_state, rows_t, seed)
+            else:
+                self.model_state = merge_rows(self.model_state, part, rows_t)
+            for k, v in last.items():
+                if k in self.frame and self.frame[k].shape[1:] == v.shape[1:]:
+                    self.frame[k][rows_t] = v.to(self.frame[k].dtype)
+                else:
+                    raise ValueError(f"reset: key {k} has shape {tuple(v.shape)}, the batch has "
+                                     f"{tuple(self.frame[k].shape) if k in self.frame else 'none'}")
+            assert self.rules is not None
+            self.rules.replace_rows(rows_t, R.RulesState.new(last["stage"], stocks, self.timer_frames))
+        self.events.ko[rows_t] = False
+        self.events.respawn[rows_t] = False
+        self.events.game_over[rows_t] = False
+
+    # ------------------------------------------------------------------ stepping
+    def step(self, controllers: Tensor) -> dict[str, Tensor]:
+        """Advance every game by one frame with (B, 2, 17) encoded controllers. Finished games
+        stay as they ended."""
+        controllers = controllers.to(torch.float32).reshape(self.batch, 2, -1)
+        if not torch.isfinite(controllers).all():
+            controllers = torch.nan_to_num(controllers, nan=0.5)
+        controllers = controllers.clamp(0, 1)
+        self.model_state, nxt = self.stepper.step(self.model_state, self.frame, controllers)
+        nxt = normalize(nxt)
+        assert self.rules is not None
+        self.frame, self.events = R.apply(self.rules, self.frame, nxt)
+        self.last_controllers = controllers
+        return self.frame
+
+    # ------------------------------------------------------------------ views
+    @property
+    def over(self) -> Tensor:
+        assert self.rules is not None
+        return self.rules.over
+
+    def game_state(self, b: int = 0) -> GameState:
+        r = self.rules
+        assert r is not None
+        winner = int(r.winner[b])
+        return game_state_view(
+            self.frame, b, frame_number=int(r.frame[b]), timer_frames_left=int(r.timer_left[b]),
+            game_over=bool(r.over[b]), winner=winner if winner >= 0 else None, events=self.events.of(b),
+            invulnerable=tuple(bool(v) for v in ((r.invulnerable[b] > 0) | (r.dead[b] > 0)).tolist()),
+            dead=tuple(bool(v) for v in (r.dead[b] > 0).tolist()),
+        )
+
+
+__all__ = ["BatchedCore", "normalize", "parse_characters", "parse_stage"]

@@ -1,0 +1,644 @@
+"""The web game: a 60 Hz game loop on the server, a page in the browser, a WebSocket between them.
+
+    serve(checkpoint, host="127.0.0.1", port=8000)      # blocking; `dreamland play` calls it
+
+* The game loop (`GameLoop.run`) ticks at a fixed rate with absolute deadlines. Each tick takes the
+  latest controller of each slot (a browser's keyboard or gamepad, or a bot), runs one frame of
+  the model and the rules in a worker thread (the event loop never runs the model, so it keeps
+  receiving inputs and serving clients while the model works), and hands the frame to every
+  client. A frame finished after its deadline is counted as late; after a stall of more than one
+  frame the loop does not try to catch up in a burst: it counts the ticks it skipped and resyncs.
+* Each client has a one-frame mailbox: a client that cannot keep up gets the newest frame and the
+  frames it missed are counted as dropped. A slow client never slows the loop.
+* Client messages are JSON objects of at most `MAX_MESSAGE_BYTES` (docs/play.md lists them);
+  anything else (not JSON, unknown type, bad values, too large, too many per second) is rejected,
+  logged, answered with an error and counted, and the game goes on. Messages above
+  `WS_MAX_BYTES` make aiohttp close that one connection.
+* Spectators connect with `/ws?spectate=1` and only receive frames.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import concurrent.futures
+import json
+import logging
+import os
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import torch
+
+from dreamland.play import facts
+from dreamland.play.bots import BOTS, Bot, as_bot, make_bot
+from dreamland.play.controller import Controller, as_tensor
+from dreamland.play.core import BatchedCore, parse_characters, parse_stage
+from dreamland.play.state import GameState, schema_json
+from dreamland.play.stepper import resolve_stepper
+from dreamland.schema import characters as C
+from dreamland.schema import stages as S
+
+log = logging.getLogger("dreamland.play.server")
+
+STATIC = Path(__file__).with_name("static")
+MAX_MESSAGE_BYTES = 4096  # a client message larger than this is rejected (the connection stays)
+WS_MAX_BYTES = 64 * 1024  # larger frames close the connection (aiohttp's limit)
+MAX_MESSAGES_PER_SECOND = 240  # per client; beyond this messages are rejected
+REMOTE_SOURCES = ("keyboard", "gamepad")
+
+# Key maps by KeyboardEvent.code (layout independent). Each slot that picks "keyboard" uses the
+# map of its number; both can play on one keyboard.
+KEYMAPS: list[dict[str, Any]] = [
+    {
+        "name": "Keyboard 1",
+        "main": {"up": "KeyW", "down": "KeyS", "left": "KeyA", "right": "KeyD"},
+        "c": {"up": "KeyI", "down": "KeyK", "left": "KeyJ", "right": "KeyL"},
+        "modifier": "ShiftLeft",  # half tilt (walk, tilts)
+        "buttons": {"A": "KeyF", "B": "KeyG", "X": "Space", "Y": "KeyT", "Z": "KeyR",
+                    "L": "KeyQ", "R": "KeyE", "START": "Enter",
+                    "D_UP": "Digit1", "D_DOWN": "Digit2", "D_LEFT": "Digit3", "D_RIGHT": "Digit4"},
+    },
+    {
+        "name": "Keyboard 2",
+        "main": {"up": "ArrowUp", "down": "ArrowDown", "left": "ArrowLeft", "right": "ArrowRight"},
+        "c": {"up": "Numpad8", "down": "Numpad5", "left": "Numpad4", "right": "Numpad6"},
+        "modifier": "ShiftRight",
+        "buttons": {"A": "Comma", "B": "Period", "X": "Slash", "Y": "Quote", "Z": "Semicolon",
+                    "L": "KeyN", "R": "KeyM", "START": "Backspace",
+                    "D_UP": "Digit7", "D_DOWN": "Digit8", "D_LEFT": "Digit9", "D_RIGHT": "Digit0"},
+    },
+]
+# Browser Gamepad API: "standard" mapping (Xbox/PlayStation-style pads), and the layout a
+# GameCube adapter in PC mode usually reports (no standard mapping; check it in the page's
+# gamepad panel, which shows the raw buttons and axes).
+GAMEPAD_MAPPINGS: dict[str, dict[str, Any]] = {
+    "standard": {"main": [0, 1], "c": [2, 3], "l_button": 6, "r_button": 7,
+                 "buttons": {"A": 0, "B": 2, "X": 1, "Y": 3, "Z": 5, "START": 9,
+                             "D_UP": 12, "D_DOWN": 13, "D_LEFT": 14, "D_RIGHT": 15}},
+    "gamecube": {"main": [0, 1], "c": [5, 2], "l_axis": 3, "r_axis": 4,
+                 "buttons": {"A": 1, "B": 2, "X": 0, "Y": 3, "Z": 7, "L": 4, "R": 5, "START": 9,
+                             "D_UP": 12, "D_DOWN": 14, "D_LEFT": 15, "D_RIGHT": 13}},
+}
+
+
+class MessageError(ValueError):
+    """A client message that is rejected."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Slots and clients
+
+
+@dataclass
+class Slot:
+    source: str = "bot"  # keyboard | gamepad | bot
+    bot_name: str = "idle"
+    bot: Bot | None = None
+    owner: int | None = None  # client id for keyboard/gamepad
+    controller: torch.Tensor = field(default_factory=lambda: Controller().to_tensor())
+    last_input_frame: int = -1
+    inputs: int = 0
+
+    def describe(self) -> dict[str, Any]:
+        return {"source": self.source, "bot": self.bot_name if self.source == "bot" else None,
+                "owner": self.owner}
+
+
+class Client:
+    """One WebSocket connection with a one-frame mailbox."""
+
+    def __init__(self, cid: int, ws: Any, spectator: bool) -> None:
+        self.id = cid
+        self.ws = ws
+        self.spectator = spectator
+        self.latest: str | None = None
+        self.ready = asyncio.Event()
+        self.dropped = 0
+        self.sent = 0
+        self.window_start = time.monotonic()
+        self.window_count = 0
+
+    def offer(self, message: str) -> None:
+        if self.latest is not None:
+            self.dropped += 1
+        self.latest = message
+        self.ready.set()
+
+    def rate_ok(self) -> bool:
+        now = time.monotonic()
+        if now - self.window_start >= 1.0:
+            self.window_start, self.window_count = now, 0
+        self.window_count += 1
+        return self.window_count <= MAX_MESSAGES_PER_SECOND
+
+    async def sender(self) -> None:
+        try:
+            while True:
+                await self.ready.wait()
+                self.ready.clear()
+                msg, self.latest = self.latest, None
+                if msg is None:
+                    continue
+                if self.ws.closed:
+                    return
+                await self.ws.send_str(msg)
+                self.sent += 1
+        except (ConnectionError, RuntimeError, asyncio.CancelledError):
+            return
+
+
+class Stats:
+    def __init__(self, window: int = 600) -> None:
+        self.frame_ms: collections.deque[float] = collections.deque(maxlen=window)
+        self.sent_at: collections.deque[float] = collections.deque(maxlen=window)
+        self.frames = 0
+        self.late = 0
+        self.skipped = 0
+        self.rejected = 0
+        self.max_ms = 0.0
+        self.started = time.monotonic()
+
+    def record(self, compute_ms: float, now: float) -> None:
+        self.frames += 1
+        self.frame_ms.append(compute_ms)
+        self.sent_at.append(now)
+        self.max_ms = max(self.max_ms, compute_ms)
+
+    def snapshot(self, clients: dict[int, Client]) -> dict[str, Any]:
+        ms = sorted(list(self.frame_ms))
+        cl = list(clients.values())  # one atomic copy: the event loop may add or remove clients
+
+        def pct(p: float) -> float:
+            return round(ms[min(len(ms) - 1, int(p * len(ms)))], 3) if ms else 0.0
+
+        now = time.monotonic()
+        fps = sum(1 for t in list(self.sent_at) if now - t <= 1.0)
+        return {
+            "frames": self.frames, "fps": fps, "frame_ms_p50": pct(0.5), "frame_ms_p99": pct(0.99),
+            "frame_ms_max": round(self.max_ms, 3), "late": self.late, "skipped": self.skipped,
+            "dropped": sum(c.dropped for c in cl), "rejected": self.rejected,
+            "clients": sum(1 for c in cl if not c.spectator),
+            "spectators": sum(1 for c in cl if c.spectator),
+        }
+
+
+# ---------------------------------------------------------------------------------------------
+# The game loop
+
+
+class GameLoop:
+    """One game, its slots, the fixed-rate loop, and its clients."""
+
+    def __init__(self, stepper: Any, stage: Any = "battlefield", characters: Sequence[Any] = ("fox", "falco"),
+                 slots: Sequence[str] = ("keyboard", "chase"), fps: float = 60.0,
+                 replay: str | None = None, bot_options: dict[str, dict] | None = None,
+                 stocks: int = facts.STOCKS, timer_frames: int = facts.GAME_FRAMES,
+                 torch_threads: int | None = 1) -> None:
+        # One intra-op thread: on a small CPU, torch's default (one per core) makes a one-frame
+        # step several times slower (measured: tiny model 84 ms -> 6 ms per frame on 2 cores).
+        # Process-wide; None leaves torch's setting alone.
+        if torch_threads:
+            torch.set_num_threads(torch_threads)
+        self.stepper = resolve_stepper(stepper)
+        self.stage = parse_stage(stage)
+        self.characters = tuple(C.external_character_id(c) for c in characters)
+        parse_characters(self.characters)
+        self.fps = fps
+        self.replay = replay
+        self.bot_options = dict(bot_options or {})
+        if replay:
+            self.bot_options.setdefault("replay", {"path": replay})
+        self.core = BatchedCore(self.stepper, 1, self.stage, self.characters, stocks=stocks, timer_frames=timer_frames)
+        self.slots = [Slot(), Slot()]
+        for i, s in enumerate(slots):
+            self._set_source(i, s if s in REMOTE_SOURCES else "bot", None if s in REMOTE_SOURCES else s)
+        self.clients: dict[int, Client] = {}
+        self.next_client = 1
+        self.stats = Stats()
+        self.state: GameState = self.core.game_state(0)
+        self.state_json: dict[str, Any] = self.state.to_json()
+        self.pending_restart: dict[str, Any] | None = None
+        self.executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="dreamland-model")
+        self.running = False
+        self.stall: float = 0.0  # tests: seconds the next frame's computation sleeps
+
+    # --- configuration (event-loop thread)
+    def bots_available(self) -> list[str]:
+        return [b for b in BOTS if b != "replay" or "replay" in self.bot_options]
+
+    def _set_source(self, slot: int, source: str, bot: str | None, owner: int | None = None) -> None:
+        s = self.slots[slot]
+        if source == "bot":
+            name = bot or "idle"
+            if name not in self.bots_available():
+                raise MessageError(f"unknown bot {name!r}; bots: {', '.join(self.bots_available())}")
+            opts = dict(self.bot_options.get(name, {}))
+            if name == "replay":
+                opts.setdefault("player", slot)
+            s.bot = make_bot(name, **opts)
+            s.bot_name = name
+            s.owner = None
+        elif source in REMOTE_SOURCES:
+            s.bot = None
+            s.owner = owner
+        else:
+            raise MessageError(f"unknown source {source!r}")
+        s.source = source
+        s.controller = Controller().to_tensor()
+
+    def config(self) -> dict[str, Any]:
+        return {"type": "config", "slots": [s.describe() for s in self.slots], "stage": self.stage,
+                "characters": list(self.characters), "bots": self.bots_available()}
+
+    def restart(self, stage: Any = None, characters: Sequence[Any] | None = None) -> None:
+        sid = parse_stage(stage) if stage is not None else self.stage
+        chars = tuple(C.external_character_id(c) for c in characters) if characters is not None else self.characters
+        parse_characters(chars)
+        self.pending_restart = {"stage": sid, "characters": chars}
+
+    # --- one frame (worker thread)
+    def _compute(self, remote: list[torch.Tensor | None], restart: dict[str, Any] | None) -> str:
+        if self.stall:
+            time.sleep(self.stall)
+            self.stall = 0.0
+        if restart is not None:
+            self.stage, self.characters = restart["stage"], restart["characters"]
+            self.core.reset(stage=self.stage, characters=self.characters)
+            for s in self.slots:
+                if s.bot is not None:
+                    s.bot.reset()
+            self.state = self.core.game_state(0)
+        ctrls = []
+        for i, s in enumerate(self.slots):
+            if s.bot is not None:
+                try:
+                    ctrls.append(as_tensor(s.bot(self.state, i)))
+                except Exception:  # noqa: BLE001 - a broken bot plays neutral, the game goes on
+                    log.exception("bot %s of slot %d failed", s.bot_name, i + 1)
+                    ctrls.append(Controller().to_tensor())
+            else:
+                c = remote[i]
+                ctrls.append(c if c is not None else Controller().to_tensor())
+        if not self.state.game_over:
+            self.core.step(torch.stack(ctrls)[None])
+        self.state = self.core.game_state(0)
+        self.state_json = self.state.to_json()
+        return json.dumps({"type": "frame", "state": self.state_json,
+                           "stats": self.stats.snapshot(self.clients),
+                           "slots": [s.describe() for s in self.slots]}, separators=(",", ":"))
+
+    # --- the loop (event-loop thread)
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        dt = 1.0 / self.fps
+        self.running = True
+        deadline = loop.time() + dt
+        try:
+            while self.running:
+                remote = [s.controller if s.source in REMOTE_SOURCES else None for s in self.slots]
+                restart, self.pending_restart = self.pending_restart, None
+                t0 = time.perf_counter()
+                msg = await loop.run_in_executor(self.executor, self._compute, remote, restart)
+                compute_ms = (time.perf_counter() - t0) * 1000.0
+                for c in list(self.clients.values()):
+                    c.offer(msg)
+                now = loop.time()
+                self.stats.record(compute_ms, now)
+                if now > deadline:
+                    self.stats.late += 1
+                    behind = int((now - deadline) / dt)
+                    if behind >= 1:  # a stall: resync instead of a burst of catch-up frames
+                        self.stats.skipped += behind
+                        deadline = now + dt
+                    else:
+                        deadline += dt
+                    await asyncio.sleep(0)
+                    continue
+                await asyncio.sleep(deadline - now)
+                deadline += dt
+        finally:
+            self.running = False
+
+    def stop(self) -> None:
+        self.running = False
+
+    def close(self) -> None:
+        self.running = False
+        self.executor.shutdown(wait=False, cancel_futures=True)
+
+    # --- messages (event-loop thread)
+    def handle(self, client: Client, text: str) -> dict[str, Any] | None:
+        """Apply one client message; returns a reply, or raises MessageError."""
+        if len(text) > MAX_MESSAGE_BYTES:
+            raise MessageError(f"message too large ({len(text)} bytes, at most {MAX_MESSAGE_BYTES})")
+        if not client.rate_ok():
+            raise MessageError(f"more than {MAX_MESSAGES_PER_SECOND} messages per second")
+        try:
+            msg = json.loads(text)
+        except (ValueError, RecursionError):
+            raise MessageError("not JSON") from None
+        if not isinstance(msg, dict):
+            raise MessageError("a message must be a JSON object")
+        kind = msg.get("type")
+        if kind == "ping":
+            return {"type": "pong", "t": msg.get("t") if isinstance(msg.get("t"), (int, float)) else None,
+                    "frame": self.state.frame}
+        if client.spectator:
+            raise MessageError("spectators cannot send game messages")
+        if kind == "input":
+            slot = self._slot_index(msg)
+            s = self.slots[slot]
+            if s.source not in REMOTE_SOURCES:
+                raise MessageError(f"slot {slot + 1} is played by a bot")
+            if s.owner not in (None, client.id):
+                raise MessageError(f"slot {slot + 1} belongs to another client")
+            try:
+                ctrl = Controller.from_json(msg.get("controller"))
+            except ValueError as exc:
+                raise MessageError(str(exc)) from None
+            frame = msg.get("frame")
+            if frame is not None and (isinstance(frame, bool) or not isinstance(frame, int)):
+                raise MessageError("frame must be an integer")
+            s.owner = client.id
+            s.controller = ctrl.to_tensor()
+            s.last_input_frame = frame if frame is not None else -1
+            s.inputs += 1
+            return None
+        if kind == "slot":
+            slot = self._slot_index(msg)
+            source = msg.get("source")
+            if source not in REMOTE_SOURCES + ("bot",):
+                raise MessageError("source must be keyboard, gamepad or bot")
+            bot = msg.get("bot")
+            if source == "bot" and not isinstance(bot, str):
+                raise MessageError("a bot slot needs a bot name")
+            self._set_source(slot, source, bot, owner=client.id if source in REMOTE_SOURCES else None)
+            self.broadcast_json(self.config())
+            return None
+        if kind == "restart":
+            stage, chars = msg.get("stage"), msg.get("characters")
+            try:
+                if stage is not None and (isinstance(stage, bool) or not isinstance(stage, (int, str))):
+                    raise MessageError("stage must be an id or a name")
+                if chars is not None and (not isinstance(chars, list) or len(chars) != 2
+                                          or not all(isinstance(c, (int, str)) and not isinstance(c, bool) for c in chars)):
+                    raise MessageError("characters must be a list of two ids or names")
+                self.restart(stage, chars)
+            except (KeyError, ValueError) as exc:
+                raise MessageError(str(exc.args[0] if exc.args else exc)) from None
+            self.broadcast_json(self.config())
+            return None
+        raise MessageError(f"unknown message type {str(kind)[:40]!r}")
+
+    @staticmethod
+    def _slot_index(msg: dict) -> int:
+        slot = msg.get("slot")
+        if isinstance(slot, bool) or slot not in (0, 1):
+            raise MessageError("slot must be 0 or 1")
+        return int(slot)
+
+    def broadcast_json(self, obj: dict[str, Any]) -> None:
+        text = json.dumps(obj)
+        for c in list(self.clients.values()):
+            if not c.ws.closed:
+                asyncio.ensure_future(_safe_send(c.ws, text))
+
+    def disconnect(self, client: Client) -> None:
+        self.clients.pop(client.id, None)
+        for s in self.slots:
+            if s.owner == client.id:
+                s.owner = None
+                s.controller = Controller().to_tensor()
+
+
+async def _safe_send(ws: Any, text: str) -> None:
+    try:
+        await ws.send_str(text)
+    except (ConnectionError, RuntimeError):
+        pass
+
+
+# ---------------------------------------------------------------------------------------------
+# The web application
+
+
+def create_app(game: GameLoop):
+    from aiohttp import WSMsgType, web
+
+    async def index(request: web.Request) -> web.StreamResponse:
+        return web.FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
+
+    async def static(request: web.Request) -> web.StreamResponse:
+        name = request.match_info["name"]
+        path = (STATIC / name).resolve()
+        if path.parent != STATIC.resolve() or not path.is_file():
+            raise web.HTTPNotFound()
+        return web.FileResponse(path, headers={"Cache-Control": "no-store"})
+
+    async def api_schema(request: web.Request) -> web.Response:
+        body = schema_json()
+        body.update(bots=game.bots_available(), keymaps=KEYMAPS, gamepad_mappings=GAMEPAD_MAPPINGS,
+                    sources=list(REMOTE_SOURCES) + ["bot"], max_message_bytes=MAX_MESSAGE_BYTES,
+                    fps=game.fps)
+        return web.json_response(body)
+
+    async def api_state(request: web.Request) -> web.Response:
+        return web.json_response({"state": game.state_json, "config": game.config(),
+                                  "stats": game.stats.snapshot(game.clients)})
+
+    async def api_stats(request: web.Request) -> web.Response:
+        return web.json_response(game.stats.snapshot(game.clients))
+
+    async def websocket(request: web.Request) -> web.StreamResponse:
+        ws = web.WebSocketResponse(max_msg_size=WS_MAX_BYTES, heartbeat=20.0)
+        await ws.prepare(request)
+        spectator = request.query.get("spectate") in ("1", "true", "yes")
+        client = Client(game.next_client, ws, spectator)
+        game.next_client += 1
+        game.clients[client.id] = client
+        sender = asyncio.ensure_future(client.sender())
+        await ws.send_str(json.dumps({**game.config(), "type": "welcome", "client": client.id,
+                                      "role": "spectator" if spectator else "player"}))
+        log.info("client %d connected (%s)", client.id, "spectator" if spectator else "player")
+        try:
+            async for msg in ws:
+                if msg.type == WSMsgType.TEXT:
+                    try:
+                        reply = game.handle(client, msg.data)
+                    except MessageError as exc:
+                        game.stats.rejected += 1
+                        log.warning("client %d: rejected message: %s (%r)", client.id, exc, msg.data[:80])
+                        reply = {"type": "error", "message": str(exc)}
+                    if reply is not None:
+                        await ws.send_str(json.dumps(reply))
+                elif msg.type == WSMsgType.BINARY:
+                    game.stats.rejected += 1
+                    log.warning("client %d: rejected a binary message (%d bytes)", client.id, len(msg.data))
+                    await ws.send_str(json.dumps({"type": "error", "message": "binary messages are not accepted"}))
+                elif msg.type == WSMsgType.ERROR:
+                    game.stats.rejected += 1
+                    log.warning("client %d: connection error: %s", client.id, ws.exception())
+        finally:
+            sender.cancel()
+            game.disconnect(client)
+            log.info("client %d left", client.id)
+        return ws
+
+    async def favicon(request: web.Request) -> web.Response:
+        return web.Response(status=204)
+
+    app = web.Application(client_max_size=64 * 1024)
+    app.router.add_get("/", index)
+    app.router.add_get("/favicon.ico", favicon)
+    app.router.add_get("/static/{name}", static)
+    app.router.add_get("/api/schema", api_schema)
+    app.router.add_get("/api/state", api_state)
+    app.router.add_get("/api/stats", api_stats)
+    app.router.add_get("/ws", websocket)
+
+    tasks: list[asyncio.Future] = []
+
+    async def on_startup(app: web.Application) -> None:
+        tasks.append(asyncio.ensure_future(game.run()))
+
+    async def on_cleanup(app: web.Application) -> None:
+        game.stop()
+        for task in tasks:
+            task.cancel()
+            try:
+                await task
+            except (asyncio.CancelledError, Exception):  # noqa: BLE001
+                pass
+        for c in list(game.clients.values()):
+            await c.ws.close()
+        game.close()
+
+    app.on_startup.append(on_startup)
+    app.on_cleanup.append(on_cleanup)
+    return app
+
+
+class ServerThread:
+    """The web game in a background thread (tests, notebooks, benchmarks):
+
+        with ServerThread(GameLoop("toy")) as srv:
+            print(srv.url)
+    """
+
+    def __init__(self, game: GameLoop, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.game, self.host, self.port = game, host, port
+        self.url = ""
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._main, name="dreamland-server", daemon=True)
+        self._error: BaseException | None = None
+
+    def _main(self) -> None:
+        from aiohttp import web
+
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        asyncio.set_event_loop(loop)
+        runner = web.AppRunner(create_app(self.game), access_log=None)
+        try:
+            loop.run_until_complete(runner.setup())
+            site = web.TCPSite(runner, self.host, self.port)
+            loop.run_until_complete(site.start())
+            port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+            self.url = f"http://{self.host}:{port}/"
+        except BaseException as exc:  # noqa: BLE001
+            self._error = exc
+            self._ready.set()
+            return
+        self._ready.set()
+        self._stop = asyncio.Event()
+        try:
+            loop.run_until_complete(self._stop.wait())
+        finally:
+            loop.run_until_complete(runner.cleanup())
+            loop.close()
+
+    def start(self) -> "ServerThread":
+        self._thread.start()
+        self._ready.wait(30)
+        if self._error is not None:
+            raise self._error
+        return self
+
+    def call(self, fn: Callable[[], Any]) -> Any:
+        """Run fn on the server's event loop and return its result."""
+        assert self._loop is not None
+        fut: concurrent.futures.Future = concurrent.futures.Future()
+
+        def run() -> None:
+            try:
+                fut.set_result(fn())
+            except BaseException as exc:  # noqa: BLE001
+                fut.set_exception(exc)
+
+        self._loop.call_soon_threadsafe(run)
+        return fut.result(10)
+
+    def stop(self) -> None:
+        if self._loop is not None and self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._stop.set)
+            self._thread.join(15)
+
+    def __enter__(self) -> "ServerThread":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+
+def _can_open_browser() -> bool:
+    if sys.platform in ("darwin", "win32"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def serve(checkpoint: Any = None, *, host: str = "127.0.0.1", port: int = 8000,
+          stage: Any = "battlefield", characters: Sequence[Any] = ("fox", "falco"),
+          slots: Sequence[str] = ("keyboard", "chase"), replay: str | None = None, fps: float = 60.0,
+          open_browser: bool = True, torch_threads: int | None = 1,
+          print_fn: Callable[[str], None] = print) -> int:
+    """Start the web game and block until interrupted (Ctrl-C). `checkpoint` as for
+    `resolve_stepper` (a path or None for the registered model loader, a stepper, or "toy").
+    Binds to 127.0.0.1 unless `host` says otherwise. Returns 0."""
+    from aiohttp import web
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    game = GameLoop(checkpoint, stage, characters, slots, fps=fps, replay=replay, torch_threads=torch_threads)
+    shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
+    url = f"http://{shown}:{port}/"
+
+    async def main() -> None:
+        runner = web.AppRunner(create_app(game), access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, host, port).start()
+        print_fn(f"dreamland play: {url}  (Ctrl-C to stop)")
+        if open_browser and _can_open_browser():
+            import webbrowser
+
+            try:
+                webbrowser.open(url)
+            except Exception:  # noqa: BLE001 - no browser is fine
+                pass
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await runner.cleanup()
+
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+__all__ = ["GAMEPAD_MAPPINGS", "GameLoop", "KEYMAPS", "MessageError", "ServerThread", "create_app", "serve"]

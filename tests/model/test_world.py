@@ -1,0 +1,195 @@
+"""The world model computes one function two ways: window forward (training, seeding) and
+frame-by-frame step (play, rollouts, self-forcing), on real encoded frames."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from dreamland.data.encoding import decode, encode
+from dreamland.model.config import PRESETS, ConfigError, preset
+from dreamland.model.rules import age_rule_window
+from dreamland.model.step import (
+    STATE_KEYS,
+    Stepper,
+    frame_at,
+    predict_window,
+    prepare_window,
+    seed,
+    step,
+    step_encoded,
+)
+from dreamland.model.world import WorldModel, count_parameters
+
+from .conftest import WINDOW, make_tiny
+
+TOL = 1e-4  # float32: max |a - b| / max |b|
+
+
+def rel_diff(a: torch.Tensor, b: torch.Tensor) -> float:
+    return ((a - b).abs().max() / b.abs().max().clamp_min(1e-12)).item()
+
+
+def test_window_forward_equals_frame_by_frame_step(real_window):
+    model = make_tiny()
+    enc = encode(real_window)
+    inputs, controllers, _ = prepare_window(enc)
+    assert inputs["item_exists"].sum() > 0 and inputs["char_exists"][..., 2:].sum() > 0  # items, followers
+    T = controllers.shape[1]
+    with torch.no_grad():
+        out_w, state_w = model(inputs, controllers, return_state=True)
+        state = model.allocate_state(controllers.shape[0])
+        outs = []
+        for t in range(T):
+            o, state = model.step(state, {k: v[:, t] for k, v in inputs.items()}, controllers[:, t])
+            outs.append(o)
+    diffs = {p: rel_diff(torch.stack([o[p] for o in outs], 1), out_w[p]) for p in out_w}
+    state_diffs = [rel_diff(a, b) for a, b in zip(state, state_w)]
+    print(f"window vs step over {T} real frames: heads {diffs}, state max {max(state_diffs):.2e}")
+    assert max(diffs.values()) < TOL
+    assert max(state_diffs) < TOL
+
+
+def test_step_function_matches_teacher_forced_window(real_window):
+    """The store-valued `step` on real frames gives the frames `predict_window` decodes from the
+    window forward: one decoding, two paths."""
+    model = make_tiny(1)
+    enc = encode(real_window)
+    inputs, controllers, _ = prepare_window(enc)
+    with torch.no_grad():
+        pred = decode({**predict_window(model, inputs, controllers), "stage": enc["stage"]})
+        state = model.allocate_state(controllers.shape[0])
+        frames = decode({**{k: inputs[k] for k in STATE_KEYS}, "controller": enc["controller"][:, :-1]})
+        frames["stage"] = real_window["stage"]
+        far = mismatched = total_real = total = 0
+        worst_typical = 0.0
+        for t in range(controllers.shape[1]):
+            state, nxt = step(model, state, frame_at(frames, t), controllers[:, t])
+            for k, v in nxt.items():
+                if k not in pred or k in ("stage", "controller_sticks", "controller_buttons"):
+                    continue
+                ref = pred[k][:, t]
+                if v.dtype.is_floating_point:
+                    d = (v - ref).abs()
+                    far += int((d > 0.05).sum())
+                    total_real += v.numel()
+                    worst_typical = max(worst_typical, d[d <= 0.05].max().item() if (d <= 0.05).any() else 0)
+                else:
+                    mismatched += int((v != ref).sum())
+                    total += v.numel()
+    print(f"step vs teacher-forced window: {far}/{total_real} real values differ by > 0.05 game units "
+          f"(others by <= {worst_typical:.1e}), {mismatched}/{total} discrete values differ")
+    # The two paths compute the heads in different float32 orders (relative 1e-4, see above), so
+    # a decision whose logits are that close may flip (random weights make near-ties common);
+    # everything else is identical up to rounding.
+    assert far <= 0.001 * total_real
+    assert mismatched <= 0.001 * total
+
+
+def test_seed_then_step_continues_the_window(real_window):
+    """seed(K frames) + step == the window forward over K+n frames."""
+    model = make_tiny(2)
+    K, n = 25, 10
+    enc = encode(real_window)
+    inputs, controllers, _ = prepare_window(enc)
+    with torch.no_grad():
+        out_w = model(inputs, controllers)
+        state, frame = seed(model, {k: (v if k in ("stage", "characters", "game") else v[:, :K])
+                                    for k, v in real_window.items()})
+        outs = []
+        enc_t = {k: inputs[k][:, K - 1] for k in STATE_KEYS}
+        for t in range(K - 1, K - 1 + n):
+            enc_t = {k: inputs[k][:, t] for k in STATE_KEYS}  # teacher forcing
+            o, state = model.step(state, enc_t, controllers[:, t])
+            outs.append(o)
+    d = max(rel_diff(torch.stack([o[p] for o in outs], 1), out_w[p][:, K - 1 : K - 1 + n]) for p in out_w)
+    print(f"seed({K}) + {n} steps vs window forward: {d:.2e}")
+    assert d < TOL
+    assert frame["player_real"].shape == real_window["player_real"][:, 0].shape
+    assert torch.equal(frame["frame_id"], real_window["frame_id"][:, K - 1])
+
+
+def test_age_rule_window_matches_sequential_rule(real_window):
+    enc = encode(real_window)
+    from dreamland.model.heads import CHAR
+
+    j = [f.name for f in CHAR.real].index("state_age")
+    a = [f.name for f in CHAR.cat].index("action")
+    on = enc["char_exists"] > 0.5
+    got = age_rule_window(enc["char_real"], enc["char_cat"], enc["char_exists"])[..., j] * 100
+    act = enc["char_cat"][..., a]
+    age = enc["char_real"][:, 0, :, j] * 100
+    for t in range(1, act.shape[1]):
+        same = (act[:, t] == act[:, t - 1]) & on[:, t - 1]
+        age = torch.where(same, age + 1, torch.zeros_like(age)) * on[:, t]
+        assert torch.allclose(got[:, t], age.clamp(-1, 100000), atol=1e-3)
+
+
+def test_no_grad_step_builds_no_graph_and_keeps_strides(real_window):
+    model = make_tiny(3)
+    frames = {k: v for k, v in real_window.items()}
+    stepper = Stepper(model)
+    with torch.no_grad():
+        state, frame = seed(model, {k: (v if k in ("stage", "characters", "game") else v[:, :5])
+                                    for k, v in frames.items()})
+    strides = [s.stride() for s in state]
+    shapes = {k: (v.shape, v.dtype) for k, v in frame.items()}
+    enc = encode(real_window)
+    for t in range(5, 12):
+        state, frame = stepper(state, frame, enc["controller"][:, t])
+        assert all(s.grad_fn is None and not s.requires_grad for s in state)
+        assert all(v.grad_fn is None for v in frame.values())
+        assert [s.stride() for s in state] == strides
+        assert all(s.is_contiguous() for s in state)
+    for k, (shape, dtype) in shapes.items():
+        assert frame[k].shape == shape and frame[k].dtype == dtype, k
+
+
+def test_gradients_flow_through_three_steps(real_window):
+    """Self-forcing: a loss on the 3rd predicted frame reaches the parameters through the
+    carried recurrent state and the continuous fields of the first two predictions."""
+    model = make_tiny(4).train()
+    enc = encode(real_window)
+    inputs, controllers, targets = prepare_window(enc)
+    state = model.allocate_state(controllers.shape[0])
+    cur = {k: inputs[k][:, 0] for k in STATE_KEYS}
+    states = []
+    for t in range(3):
+        state, cur = step_encoded(model, state, cur, controllers[:, t])
+        states.append(state)
+    assert all(s.requires_grad for s in state)
+    loss = cur["char_real"].sum() + sum(s.sum() for s in state)
+    grads = torch.autograd.grad(loss, [model.layers[0].mixer.in_proj.weight, model.frame_in.weight],
+                                retain_graph=True)
+    assert all(g is not None and torch.isfinite(g).all() and g.abs().sum() > 0 for g in grads)
+    # the first step's contribution: differentiate the 3rd state w.r.t. the 1st
+    g1 = torch.autograd.grad(state[1].sum() + cur["char_real"].sum(), states[0][1])[0]
+    assert g1.abs().sum() > 0
+
+
+TARGETS = {"small": 1.2e6, "medium": 5e6, "large": 15e6}
+
+
+@pytest.mark.parametrize("name", list(TARGETS))
+def test_preset_parameter_counts(name):
+    n = count_parameters(WorldModel(preset(name)))
+    print(f"{name}: {n:,} parameters (target {TARGETS[name]:,.0f})")
+    assert abs(n - TARGETS[name]) / TARGETS[name] < 0.2
+
+
+def test_tiny_preset_is_small():
+    assert count_parameters(WorldModel(PRESETS["tiny"])) < 100_000
+
+
+def test_preset_errors_are_one_line():
+    with pytest.raises(ConfigError, match="unknown model preset 'huge'") as e:
+        preset("huge")
+    assert "\n" not in str(e.value)
+    with pytest.raises(ConfigError, match="unknown key") as e:
+        preset("small", d_modle=3)
+    assert "\n" not in str(e.value)
+    with pytest.raises(ConfigError, match="multiple of headdim"):
+        preset("small", d_model=100)
+    with pytest.raises(ConfigError, match="delta_scale has unknown field"):
+        preset("small", delta_scale={"char.nope": 1.0})
+    assert preset("small", d_model=128).d_model == 128

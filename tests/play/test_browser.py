@@ -1,0 +1,78 @@
+"""The real page in headless Chromium (Playwright driving the system Chromium; no browser download).
+
+Skipped when the Playwright package or a Chromium binary is missing. Set DREAMLAND_CHROMIUM to
+use another binary."""
+
+import json
+import os
+import shutil
+import time
+import urllib.request
+
+import pytest
+
+sync_api = pytest.importorskip("playwright.sync_api")
+
+from dreamland.play.server import GameLoop, ServerThread  # noqa: E402
+
+CHROMIUM = os.environ.get("DREAMLAND_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+pytestmark = pytest.mark.skipif(not CHROMIUM, reason="no Chromium binary (apt-get install chromium)")
+
+
+def _state(url):
+    with urllib.request.urlopen(url + "api/state", timeout=5) as r:
+        return json.load(r)
+
+
+def test_keyboard_in_the_page_moves_player_1_and_bad_messages_do_not_stop_the_game():
+    game = GameLoop("toy", "final destination", ("fox", "falco"), slots=("idle", "idle"), torch_threads=None)
+    with ServerThread(game) as srv, sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page()
+            errors = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(srv.url)
+            page.wait_for_function("Number(document.getElementById('frame').textContent) > 10", timeout=20000)
+            # the inspector lists the fields the server declared
+            assert page.locator("#p0-x").count() == 1 and page.locator("#p0-action_name").count() == 1
+            page.select_option("#slot0", "keyboard")
+            page.wait_for_function("document.getElementById('slot0').value === 'keyboard'")
+            deadline = time.time() + 10
+            while _state(srv.url)["config"]["slots"][0]["source"] != "keyboard" and time.time() < deadline:
+                time.sleep(0.05)
+            x_page0 = float(page.locator("#p0-x").text_content())
+            x_server0 = _state(srv.url)["state"]["players"][0]["x"]
+            page.keyboard.down("KeyD")  # main stick right (Keyboard 1)
+            time.sleep(1.0)
+            page.keyboard.up("KeyD")
+            page.wait_for_function(f"Number(document.getElementById('p0-x').textContent) > {x_page0 + 20}", timeout=10000)
+            assert _state(srv.url)["state"]["players"][0]["x"] > x_server0 + 20
+            assert float(page.locator("#p1-x").text_content()) == pytest.approx(60.0, abs=0.5)  # player 2 idle
+            # a jump from the page
+            page.keyboard.down("Space")
+            page.wait_for_function("document.getElementById('p0-on_ground').textContent === 'false'", timeout=5000)
+            page.keyboard.up("Space")
+            # malformed messages from a page: rejected, the game goes on
+            frame0 = _state(srv.url)["state"]["frame"]
+            page.evaluate("""() => new Promise((done) => {
+                const ws = new WebSocket(`ws://${location.host}/ws`);
+                ws.onopen = () => {
+                    ws.send("{{{ not json");
+                    ws.send(JSON.stringify({type: "input", slot: 0, controller: {main_x: "left"}}));
+                    ws.send("x".repeat(10000));
+                    setTimeout(() => { ws.close(); done(); }, 300);
+                };
+            })""")
+            time.sleep(0.3)
+            st = _state(srv.url)
+            assert st["stats"]["rejected"] >= 3
+            assert st["state"]["frame"] > frame0 + 10
+            page.wait_for_function(f"Number(document.getElementById('frame').textContent) > {st['state']['frame']}")
+            assert not errors
+            page.screenshot(path=os.environ.get("DREAMLAND_SCREENSHOT", "/dev/null"), type="png")
+        finally:
+            browser.close()

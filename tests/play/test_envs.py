@@ -1,0 +1,37 @@
+import numpy as np
+from gymnasium.utils.env_checker import check_env
+from pettingzoo.test import parallel_api_test
+
+from dreamland.play.envs import OBS_SIZE, MeleeEnv, MeleeParallelEnv, MeleeVectorEnv, observation_names
+
+
+def test_gymnasium_checker():
+    env = MeleeEnv("toy", opponent="chase", max_frames=200)
+    check_env(env, skip_render_check=True)
+    obs, info = env.reset(seed=1)
+    assert obs.shape == (OBS_SIZE,) == (len(observation_names()),)
+    total = 0.0
+    for _ in range(200):
+        obs, r, term, trunc, info = env.step(env.action_space.sample())
+        total += r
+        if term or trunc:
+            break
+    assert trunc or term
+
+
+def test_pettingzoo_parallel_checker():
+    env = MeleeParallelEnv("toy", max_frames=150)
+    parallel_api_test(env, num_cycles=200)
+
+
+def test_vector_env_steps_many_games_in_one_batch():
+    env = MeleeVectorEnv(4, "toy", opponent="random", max_frames=50)
+    obs, _ = env.reset(seed=0)
+    assert obs.shape == (4, OBS_SIZE)
+    calls0 = env.core.rules.frame.clone()
+    for i in range(60):
+        obs, r, term, trunc, infos = env.step(env.action_space.sample())
+        assert np.isfinite(obs).all() and r.shape == (4,)
+        if i == 49:
+            assert trunc.all() and "final_obs" in infos
+    assert (env.core.rules.frame == 10).all() and (calls0 == 0).all()

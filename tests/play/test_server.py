@@ -1,0 +1,137 @@
+import asyncio
+import json
+import time
+import urllib.request
+
+import aiohttp
+import pytest
+
+from dreamland.play.server import MAX_MESSAGE_BYTES, Client, GameLoop, ServerThread
+
+
+def _get(url: str) -> dict:
+    with urllib.request.urlopen(url, timeout=5) as r:
+        return json.load(r)
+
+
+async def _recv_until(ws, kind, timeout=5.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        msg = await ws.receive(timeout=max(0.01, end - time.monotonic()))
+        if msg.type != aiohttp.WSMsgType.TEXT:
+            raise AssertionError(f"connection ended: {msg.type}")
+        data = json.loads(msg.data)
+        if data["type"] == kind:
+            return data
+    raise AssertionError(f"no {kind} message")
+
+
+def test_schema_and_pages_are_served():
+    with ServerThread(GameLoop("toy", slots=("idle", "idle"), torch_threads=None)) as srv:
+        schema = _get(srv.url + "api/schema")
+        names = [f["name"] for f in schema["player_fields"]]
+        assert {"x", "y", "percent", "action", "stocks"} <= set(names)
+        assert {s["name"] for s in schema["stages"]} >= {"Battlefield", "Final Destination"}
+        assert schema["actions"][14] == "STANDING" and "chase" in schema["bots"]
+        with urllib.request.urlopen(srv.url, timeout=5) as r:
+            assert b"app.js" in r.read()
+        with pytest.raises(urllib.error.HTTPError):
+            urllib.request.urlopen(srv.url + "static/..%2Fserver.py", timeout=5)
+
+
+def test_websocket_input_drives_player_and_bad_messages_are_rejected():
+    game = GameLoop("toy", "final destination", slots=("keyboard", "idle"), torch_threads=None)
+    with ServerThread(game) as srv:
+        async def scenario():
+            async with aiohttp.ClientSession() as http:
+                async with http.ws_connect(srv.url + "ws") as ws:
+                    welcome = await _recv_until(ws, "welcome")
+                    assert welcome["role"] == "player"
+                    x0 = (await _recv_until(ws, "frame"))["state"]["players"][0]["x"]
+                    bad = [
+                        "not json", "[1, 2]", json.dumps({"type": "warp"}),
+                        json.dumps({"type": "input", "slot": 7, "controller": {}}),
+                        json.dumps({"type": "input", "slot": 0, "controller": {"main_x": "fast"}}),
+                        json.dumps({"type": "input", "slot": 0, "controller": {"main_x": 1e308 * 10}}),
+                        json.dumps({"type": "input", "slot": 1, "controller": {}}),  # a bot's slot
+                        json.dumps({"type": "restart", "stage": "hyrule"}),
+                        json.dumps({"type": "input", "slot": 0, "pad": "x" * (MAX_MESSAGE_BYTES + 10)}),
+                    ]
+                    for text in bad:
+                        await ws.send_str(text)
+                    await ws.send_bytes(b"\x00\x01")
+                    errors = 0
+                    end = time.monotonic() + 5
+                    while errors < len(bad) + 1 and time.monotonic() < end:
+                        msg = json.loads((await ws.receive(timeout=5)).data)
+                        errors += msg["type"] == "error"
+                    assert errors == len(bad) + 1
+                    right = {"main_x": 1.0, "main_y": 0.5, "buttons": []}
+                    for _ in range(40):
+                        frame = await _recv_until(ws, "frame")
+                        await ws.send_str(json.dumps({"type": "input", "slot": 0, "frame": frame["state"]["frame"],
+                                                      "controller": right}))
+                    x1 = (await _recv_until(ws, "frame"))["state"]["players"][0]["x"]
+                    assert x1 > x0 + 20
+                    await ws.send_str(json.dumps({"type": "ping", "t": 1}))
+                    assert (await _recv_until(ws, "pong"))["t"] == 1
+            return x1
+
+        x1 = asyncio.run(scenario())
+        state = _get(srv.url + "api/state")
+        assert state["stats"]["rejected"] == 10
+        assert state["state"]["players"][0]["x"] >= x1 - 1  # the server saw the move
+        f0 = state["state"]["frame"]
+        time.sleep(0.3)
+        assert _get(srv.url + "api/state")["state"]["frame"] > f0  # still running
+
+
+def test_spectators_watch_but_cannot_play():
+    with ServerThread(GameLoop("toy", slots=("chase", "random"), torch_threads=None)) as srv:
+        async def scenario():
+            async with aiohttp.ClientSession() as http:
+                async with http.ws_connect(srv.url + "ws?spectate=1") as ws:
+                    assert (await _recv_until(ws, "welcome"))["role"] == "spectator"
+                    a = (await _recv_until(ws, "frame"))["state"]["frame"]
+                    await ws.send_str(json.dumps({"type": "slot", "slot": 0, "source": "keyboard"}))
+                    assert "spectator" in (await _recv_until(ws, "error"))["message"]
+                    b = (await _recv_until(ws, "frame"))["state"]["frame"]
+                    assert b > a
+        asyncio.run(scenario())
+        assert _get(srv.url + "api/state")["config"]["slots"][0]["source"] == "bot"
+
+
+class _SlowSocket:
+    closed = False
+
+    def __init__(self):
+        self.received = 0
+
+    async def send_str(self, text):
+        await asyncio.sleep(0.1)  # a client ten times too slow
+        self.received += 1
+
+
+def test_a_slow_client_never_slows_the_loop_and_stalls_are_counted():
+    game = GameLoop("toy", slots=("chase", "chase"), torch_threads=None)
+
+    async def scenario():
+        client = Client(99, _SlowSocket(), spectator=True)
+        game.clients[99] = client
+        sender = asyncio.ensure_future(client.sender())
+        task = asyncio.ensure_future(game.run())
+        await asyncio.sleep(1.0)
+        frames_1s = game.stats.frames
+        game.stall = 0.3  # the machine stalls for 300 ms once
+        await asyncio.sleep(1.0)
+        game.stop()
+        await task
+        sender.cancel()
+        return frames_1s, client
+
+    frames_1s, client = asyncio.run(scenario())
+    game.close()
+    assert frames_1s >= 50  # ~60 frames in the first second despite the slow client
+    assert client.dropped >= 30 and client.ws.received <= 25
+    assert game.stats.late >= 1 and game.stats.skipped >= 10
+    assert game.stats.frames >= frames_1s + 35  # it went on after the stall

@@ -1,0 +1,133 @@
+"""`dreamland train` end to end on real games: runs, resumes exactly after kill -9, DDP on CPU."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from safetensors.torch import load_file
+
+from dreamland.config import ConfigError
+from dreamland.train.config import load_config
+from dreamland.train.loop import lr_factor
+
+TINY = ["--preset", "tiny"]
+# Every game goes to train (the fixture has five); deterministic single-threaded math so runs can
+# be compared bit for bit.
+COMMON = ["data.split_fractions=[1.0, 0.0, 0.0]", "run.threads=1", "validation.rollout_starts=0"]
+
+
+def cli(*args: str, env=None, timeout=600) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "dreamland.cli", *args], capture_output=True,
+                          text=True, timeout=timeout, env=env)
+
+
+def weights(run_dir: Path) -> dict:
+    latest = (run_dir / "checkpoints" / "latest").read_text().strip()
+    return load_file(str(run_dir / "checkpoints" / latest / "model.safetensors"))
+
+
+def same_weights(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all((a[k] == b[k]).all() for k in a)
+
+
+def test_lr_schedule():
+    cfg = load_config(["tiny"], ["optim.warmup_steps=10", "run.max_steps=110", "optim.min_lr_ratio=0.1"])
+    assert lr_factor(0, cfg) == pytest.approx(0.1)
+    assert lr_factor(9, cfg) == pytest.approx(1.0)
+    assert lr_factor(60, cfg) == pytest.approx(0.55)
+    assert lr_factor(110, cfg) == pytest.approx(0.1)
+
+
+def test_config_errors_before_anything_runs(small_store, tmp_path):
+    with pytest.raises(ConfigError, match="unknown config key optim.lrr"):
+        load_config(["tiny"], ["optim.lrr=1"])
+    proc = cli("train", "--store", str(small_store.path), *TINY, "--run-dir", str(tmp_path / "r"),
+               "data.batch_size=many")
+    assert proc.returncode == 2
+    assert "data.batch_size: expected a whole number" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "r").exists(), "nothing is written for a bad config"
+
+
+def test_train_writes_run_dir_and_resumes_exactly_after_kill(small_store, tmp_path):
+    # uninterrupted: 30 steps
+    full = tmp_path / "full"
+    proc = cli("train", "--store", str(small_store.path), *TINY, "--run-dir", str(full),
+               "--max-steps", "30", "-q", "checkpoint.every=10", *COMMON)
+    assert proc.returncode == 0, proc.stderr
+    for name in ("config.yaml", "run.json", "metrics.jsonl"):
+        assert (full / name).is_file(), name
+    run = json.loads((full / "run.json").read_text())
+    assert run["schema_fingerprint"] and run["dreamland_version"]
+    lines = [json.loads(x) for x in (full / "metrics.jsonl").read_text().splitlines()]
+    assert any("train/loss" in x for x in lines) and any("train/loss/char.action" in x for x in lines)
+
+    # killed after its step-10 or step-20 checkpoint, then resumed to 30
+    killed = tmp_path / "killed"
+    p = subprocess.Popen([sys.executable, "-m", "dreamland.cli", "train", "--store", str(small_store.path),
+                          *TINY, "--run-dir", str(killed), "--max-steps", "30", "-q",
+                          "checkpoint.every=10", *COMMON],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and p.poll() is None:
+        if (killed / "checkpoints" / "step-00000010").is_dir():
+            break
+        time.sleep(0.01)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    latest = (killed / "checkpoints" / "latest").read_text().strip()
+    assert latest in ("step-00000010", "step-00000020"), latest
+    proc = cli("train", "--run-dir", str(killed), "--resume", "-q")
+    assert proc.returncode == 0, proc.stderr
+    assert same_weights(weights(full), weights(killed))
+
+
+def test_resume_errors(tmp_path, small_store):
+    proc = cli("train", "--run-dir", str(tmp_path / "none"), "--resume")
+    assert proc.returncode == 2 and "nothing to resume" in proc.stderr
+    run = tmp_path / "r"
+    assert cli("train", "--store", str(small_store.path), *TINY, "--run-dir", str(run),
+               "--max-steps", "2", "-q", *COMMON).returncode == 0
+    again = cli("train", "--store", str(small_store.path), *TINY, "--run-dir", str(run), "-q", *COMMON)
+    assert again.returncode == 2 and "already holds a run" in again.stderr
+    # a damaged checkpoint is refused in one line
+    latest = (run / "checkpoints" / "latest").read_text().strip()
+    (run / "checkpoints" / latest / "model.safetensors").write_bytes(b"not a safetensors file")
+    proc = cli("train", "--run-dir", str(run), "--resume", "--max-steps", "4")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().count("\n") == 0, proc.stderr
+
+
+def test_self_forcing_runs_and_logs_unrolls(small_store, tmp_path):
+    run = tmp_path / "sf"
+    proc = cli("train", "--store", str(small_store.path), *TINY, "--preset", "self-forcing",
+               "--run-dir", str(run), "--max-steps", "12", "-q", *COMMON,
+               "self_forcing.start_step=0", "self_forcing.share_start=1.0", "self_forcing.share_end=1.0",
+               "self_forcing.unroll_start=3", "self_forcing.unroll_end=3")
+    assert proc.returncode == 0, proc.stderr
+    lines = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    unrolls = [x["train/unroll"] for x in lines if "train/unroll" in x]
+    assert unrolls and all(u == 3 for u in unrolls)
+
+
+def test_ddp_two_cpu_processes(small_store, tmp_path):
+    """torchrun with gloo: both ranks end with identical weights and saw different windows."""
+    run = tmp_path / "ddp"
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    proc = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+         "-m", "dreamland.cli", "train", "--store", str(small_store.path), *TINY,
+         "--run-dir", str(run), "--max-steps", "6", "-q", *COMMON],
+        capture_output=True, text=True, timeout=600, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    ranks = [json.loads((run / "ranks" / f"rank-{r}.json").read_text()) for r in (0, 1)]
+    assert ranks[0]["world_size"] == ranks[1]["world_size"] == 2
+    assert ranks[0]["weights"] == ranks[1]["weights"]
+    assert ranks[0]["epoch0_windows"] != ranks[1]["epoch0_windows"]
+    assert not set(ranks[0]["epoch0_first_windows"]) & set(ranks[1]["epoch0_first_windows"])
