@@ -368,7 +368,13 @@ def main(argv: list[str] | None = None) -> int:
     from dreamland.replay.sources import SourceError
 
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    # KEY=VALUE overrides may sit anywhere among the options (argparse only takes positionals in
+    # one run); anything else left over is an error as usual.
+    if extra and hasattr(args, "overrides") and all("=" in e and not e.startswith("-") for e in extra):
+        args.overrides = list(args.overrides) + extra
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         return args.func(args)
     except (UserError, SourceError, DatasetError, StoreError) as exc:

@@ -106,9 +106,10 @@ def test_resume_errors(tmp_path, small_store):
 
 def test_self_forcing_runs_and_logs_unrolls(small_store, tmp_path):
     run = tmp_path / "sf"
+    # overrides may sit between options
     proc = cli("train", "--store", str(small_store.path), *TINY, "--preset", "self-forcing",
-               "--run-dir", str(run), "--max-steps", "12", "-q", *COMMON,
-               "self_forcing.start_step=0", "self_forcing.share_start=1.0", "self_forcing.share_end=1.0",
+               "self_forcing.start_step=0", "--run-dir", str(run), "--max-steps", "12", "-q", *COMMON,
+               "self_forcing.share_start=1.0", "self_forcing.share_end=1.0",
                "self_forcing.unroll_start=3", "self_forcing.unroll_end=3")
     assert proc.returncode == 0, proc.stderr
     lines = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
