@@ -46,7 +46,7 @@ def _positive(text: str) -> int:
 
 def add_eval_parser(sub) -> argparse.ArgumentParser:
     from dreamland.cli import _add_split_arguments
-    from dreamland.evaluate.run import DEFAULT_CONTEXT, HORIZONS
+    from dreamland.evaluate.defaults import DEFAULT_CONTEXT, HORIZONS
 
     p = sub.add_parser(
         "eval",

@@ -36,8 +36,7 @@ from dreamland.evaluate.stepper import Stepper, check_stepper
 
 FORMAT = "dreamland-eval"
 FORMAT_VERSION = 1
-HORIZONS = (1, 5, 10, 20, 60, 300)
-DEFAULT_CONTEXT = 30
+from dreamland.evaluate.defaults import DEFAULT_CONTEXT, HORIZONS  # noqa: E402 - re-exported
 BASELINE_NAMES = ("hold", "constant_velocity")
 Log = Callable[[str], None]
 

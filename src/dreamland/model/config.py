@@ -92,9 +92,11 @@ class ModelConfig:
                      "A_init_max"):
             if not float(getattr(self, name)) > 0:
                 raise ConfigError(f"model config: {name} must be positive, got {getattr(self, name)!r}")
-        from dreamland.model.heads import delta_scale_keys  # the keys come from the schema
+        known: set[str] = set()
+        if self.delta_scale:  # (importing the heads pulls in torch: only when there is a key)
+            from dreamland.model.heads import delta_scale_keys  # the keys come from the schema
 
-        known = delta_scale_keys()
+            known = delta_scale_keys()
         for k, v in dict(self.delta_scale).items():
             if k not in known:
                 raise ConfigError(
