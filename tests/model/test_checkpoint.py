@@ -114,3 +114,11 @@ def test_refuses_weights_that_do_not_fit(saved):
 def test_never_unpickles():
     src = Path(ck.__file__).read_text()
     assert "torch.load" not in src and "pickle" not in src.replace("never pickle", "")
+
+
+def test_model_info_reads_a_checkpoint_config(saved):
+    from dreamland.model.bench import model_info
+    from dreamland.model.world import count_parameters
+
+    model, path = saved
+    assert model_info(path)["params"] == count_parameters(model)

@@ -21,7 +21,7 @@ from dreamland.model.step import (
 )
 from dreamland.model.world import WorldModel, count_parameters
 
-from .conftest import WINDOW, make_tiny
+from .conftest import make_tiny
 
 TOL = 1e-4  # float32: max |a - b| / max |b|
 
@@ -193,3 +193,30 @@ def test_preset_errors_are_one_line():
     with pytest.raises(ConfigError, match="delta_scale has unknown field"):
         preset("small", delta_scale={"char.nope": 1.0})
     assert preset("small", d_model=128).d_model == 128
+
+
+def test_compiled_step_never_recompiles(real_window):
+    """torch.compile guards on strides, dtypes and dict key order: a frame from a window batch
+    (int16 stage, other key order) and frames the step returned must hit one graph. Traced with
+    the 'eager' backend (same guards as inductor, no code generation: fast)."""
+    import torch._dynamo
+
+    model = make_tiny(5)
+    stepper = Stepper(model, compile="inductor")
+    stepper._backend = "eager"
+    enc = encode(real_window)
+    torch._dynamo.reset()
+    with torch.no_grad():
+        state, _ = seed(model, {k: (v if k in ("stage", "characters", "game") else v[:, :5])
+                                for k, v in real_window.items()})
+    frame = frame_at(real_window, 4)  # straight from the batch: int16 stage, batch key order
+    state, frame = stepper(state, frame, enc["controller"][:, 5])
+    old = torch._dynamo.config.error_on_recompile
+    torch._dynamo.config.error_on_recompile = True
+    try:
+        for t in range(6, 12):
+            state, frame = stepper(state, frame, enc["controller"][:, t])
+        state, frame = stepper(state, frame_at(real_window, 12), enc["controller"][:, 13])
+    finally:
+        torch._dynamo.config.error_on_recompile = old
+    assert stepper.mode == "inductor" and stepper.compile_error is None

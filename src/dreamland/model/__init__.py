@@ -1,1 +1,15 @@
-"""Neural network building blocks for the dreamland world model."""
+"""The dreamland world model (docs/model.md).
+
+Import the submodules directly (this package imports nothing, so `import dreamland.model` stays
+cheap):
+
+* `model.config`: `ModelConfig`, `PRESETS`, `preset(name, **overrides)`
+* `model.world`: `WorldModel(config)` with `forward` (windows) and `step` (one frame)
+* `model.heads`: heads/targets/losses from the schema, `LossConfig`, `loss_keys()`
+* `model.rules`: `Rules` (head outputs -> next frame), `age_rule_window`
+* `model.step`: `step`, `step_encoded`, `Stepper`, `seed`, `prepare_window`, `window_loss`,
+  `loss_from_heads`, `predict_window`, `load_stepper`
+* `model.checkpoint`: `save`, `load`, `load_tensors`, `CheckpointError`
+* `model.bench`: `bench_step`, `model_info`, `format_table`
+* `model.mamba2`: the Mamba-2 block
+"""

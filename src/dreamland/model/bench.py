@@ -11,6 +11,7 @@ every game of the batch at once (what a 60 Hz loop must fit in 16.7 ms).
 from __future__ import annotations
 
 import platform
+from pathlib import Path
 import statistics
 import time
 from typing import Any
@@ -19,15 +20,25 @@ import torch
 
 from dreamland.data import layout
 from dreamland.data.encoding import encode, encode_controller
-from dreamland.model.config import ModelConfig, preset as get_preset
+from dreamland.model.config import PRESETS, ModelConfig, preset as get_preset
 from dreamland.model.step import STATE_KEYS, Stepper, blank_state, decode_state
 from dreamland.model.world import WorldModel, count_parameters
 from dreamland.schema.stages import FINAL_DESTINATION
 
 
 def model_info(config: ModelConfig | str) -> dict[str, Any]:
-    """Parameter counts per part of a model built from `config` (or a preset name)."""
-    cfg = get_preset(config) if isinstance(config, str) else config
+    """Parameter counts per part of a model built from `config`: a ModelConfig, a preset name, or
+    a checkpoint folder (its config.json is read and checked; the weights are not loaded)."""
+    if isinstance(config, ModelConfig):
+        cfg = config
+    elif str(config) in PRESETS:
+        cfg = get_preset(str(config))
+    elif Path(str(config)).exists():
+        from dreamland.model.checkpoint import read_config
+
+        cfg = ModelConfig.from_dict(read_config(config)["model"])
+    else:
+        cfg = get_preset(str(config))  # raises the unknown-preset error
     model = WorldModel(cfg)
     parts = {
         "encoder": sum(count_parameters(getattr(model, n)) for n in ("char_enc", "item_enc", "stage_emb", "frame_in")),
@@ -81,18 +92,26 @@ def _stats(times: list[float]) -> dict[str, float]:
             "mean_ms": round(statistics.fmean(ms), 4), "max_ms": round(ms[-1], 4)}
 
 
-def _time_steps(stepper: Stepper, batch: int, frames: int, warmup: int) -> dict[str, float]:
-    ctrl = _controllers(frames + warmup, batch)
-    frame = synthetic_frame(batch, item_slots=stepper.model.item_slots)
-    state = stepper.initial_state(batch)
-    times = []
-    for i in range(frames + warmup):
-        t0 = time.perf_counter()
-        state, frame = stepper(state, frame, ctrl[i])
-        dt = time.perf_counter() - t0
-        if i >= warmup:
-            times.append(dt)
-    return _stats(times)
+class _Run:
+    """One (stepper, batch size) being timed closed loop, a slice at a time."""
+
+    def __init__(self, stepper: Stepper, batch: int, frames: int):
+        self.stepper, self.batch = stepper, batch
+        self.ctrl = _controllers(frames, batch)
+        self.frame = synthetic_frame(batch, item_slots=stepper.model.item_slots)
+        self.state = stepper.initial_state(batch)
+        self.i = 0
+        self.times: list[float] = []
+
+    def run(self, n: int, record: bool = True) -> None:
+        for _ in range(n):
+            c = self.ctrl[self.i % len(self.ctrl)]
+            t0 = time.perf_counter()
+            self.state, self.frame = self.stepper(self.state, self.frame, c)
+            dt = time.perf_counter() - t0
+            self.i += 1
+            if record:
+                self.times.append(dt)
 
 
 def _time_window(model: WorldModel, batch: int, frames: int, warmup: int, K: int, fn=None) -> dict[str, float]:
@@ -166,19 +185,29 @@ def bench_step(
             "window": [],
             "compile_errors": {},
         }
-        for mode in modes:
+        runs: list[tuple[str, _Run, float]] = []
+        for mode in modes:  # build every variant first (compilation must not overlap timing)
             stepper = Stepper(model, compile=False if mode == "eager" else mode)
             for b in batch_sizes:
                 t0 = time.perf_counter()
-                stepper(stepper.initial_state(b), synthetic_frame(b, item_slots=model.item_slots),
-                        _controllers(1, b)[0])  # builds the compiled step for this batch size
+                run = _Run(stepper, b, frames + warmup)
+                run.run(1, record=False)  # builds the compiled step for this batch size
                 build = time.perf_counter() - t0
                 if stepper.mode != mode:  # it fell back: not a measurement of this mode
                     result["compile_errors"][mode] = stepper.compile_error
                     break
-                r = _time_steps(stepper, b, frames, warmup)
-                r.update({"batch": b, "mode": mode, "build_s": round(build, 1)})
-                result["results"].append(r)
+                runs.append((mode, run, build))
+        time.sleep(1.0)  # let compiler worker processes settle
+        for run in (r for _, r, _ in runs):
+            run.run(warmup, record=False)
+        rounds = 5  # interleaved, so a burst of load from elsewhere hits every variant alike
+        for k in range(rounds):
+            for _, run, _ in runs:
+                run.run(frames // rounds)
+        for mode, run, build in runs:
+            r = _stats(run.times)
+            r.update({"batch": run.batch, "mode": mode, "build_s": round(build, 1)})
+            result["results"].append(r)
         for b in batch_sizes[:1]:
             r = _time_window(model, b, window_frames, 5, window)
             r.update({"batch": b, "mode": "eager", "K": window})

@@ -40,8 +40,8 @@ from torch import Tensor
 
 from dreamland.data.encoding import REAL_CLIP, SPEC, Spec
 from dreamland.model.config import ModelConfig
-from dreamland.model.heads import DELTA, KEEP, SET, ZERO, Part, delta_units, parts, split
-from dreamland.schema import Field, Kind, Role
+from dreamland.model.heads import KEEP, SET, ZERO, Part, delta_units, parts, split
+from dreamland.schema import Field, Role
 from dreamland.schema import actions as A
 from dreamland.schema.characters import NANA_INTERNAL, POPO_INTERNAL
 from dreamland.schema.stages import LEGAL_STAGES_EXTERNAL, geometry

@@ -23,7 +23,7 @@ teacher-forced window.
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable
+from typing import Callable
 
 import torch
 from torch import Tensor
@@ -218,6 +218,7 @@ class Stepper:
         self._lock = threading.Lock()
         self._eager: Callable = lambda s, g, c: step(self.model, s, g, c)  # noqa: E731
         self._inductor: Callable | None = None
+        self._backend = "inductor"  # tests trace with "eager" to check guards without codegen
         self._aot: dict[int, Callable] = {}
         self._tmp = None
 
@@ -241,9 +242,11 @@ class Stepper:
         if self.mode == "inductor":
             if self._inductor is None:
                 try:
-                    options = {"freezing": True,
-                               "guard_filter_fn": torch.compiler.skip_guard_on_all_nn_modules_unsafe}
-                    self._inductor = torch.compile(self._eager, dynamic=False, options=options)
+                    options = {"guard_filter_fn": torch.compiler.skip_guard_on_all_nn_modules_unsafe}
+                    if self._backend == "inductor":
+                        options["freezing"] = True
+                    self._inductor = torch.compile(self._eager, dynamic=False, backend=self._backend,
+                                                   options=options)
                 except Exception as exc:  # noqa: BLE001
                     self._fail(exc, "eager")
                     return self._eager
@@ -300,8 +303,8 @@ class Stepper:
             except Exception as exc:  # noqa: BLE001
                 if fn is self._eager:
                     raise
-                self._fail(exc, "eager")
-                state, nxt = self._eager(model_state, g, c)
+                state, nxt = self._eager(model_state, g, c)  # a bad input raises here too
+                self._fail(exc, "eager")  # only the compiled step failed: stay eager
         nxt = dict(nxt)
         for k, v in game_state.items():
             if k not in nxt:  # carried around the compiled step
@@ -309,14 +312,6 @@ class Stepper:
             elif isinstance(v, Tensor) and nxt[k].dtype != v.dtype:  # the caller's dtypes back
                 nxt[k] = nxt[k].to(v.dtype)
         return tuple(state), nxt
-
-
-def load_stepper(path, device: str = "cpu", compile: bool | str = False, dtype=None) -> Stepper:
-    """A `Stepper` for a checkpoint folder (`model.checkpoint`); `CheckpointError` (one line)
-    when it is not one this dreamland can use."""
-    from dreamland.model.checkpoint import load
-
-    return Stepper(load(path, device).model, compile=compile, dtype=dtype)
 
 
 class ModelStepper:
@@ -328,10 +323,11 @@ class ModelStepper:
 
     name = "model"
 
-    def __init__(self, model: WorldModel, context: int | None = None, compile: bool = False):
+    def __init__(self, model: WorldModel, context: int | None = None, compile: bool | str = False,
+                 dtype=None):
         self.model = model.eval()
         self.context = context
-        self._step = Stepper(self.model, compile=compile)
+        self._step = Stepper(self.model, compile=compile, dtype=dtype)
 
     @torch.no_grad()
     def init(self, window: GameState) -> tuple[ModelState, GameState]:
@@ -345,14 +341,15 @@ class ModelStepper:
         return (state, None), nxt
 
 
-def load_stepper(path: str, device: str | torch.device = "cpu", compile: bool = False) -> ModelStepper:
+def load_stepper(path: str, device: str | torch.device = "cpu", compile: bool | str = False,
+                 dtype=None) -> ModelStepper:
     """A checkpoint folder as a stepper; its context length is the one it was trained with (from
-    the training config saved beside the weights), else 30. Raises CheckpointError."""
+    the training config saved beside the weights), else 30. Raises CheckpointError (one line)."""
     from dreamland.model.checkpoint import load
 
     checkpoint = load(path, device)
     context = ((checkpoint.extra.get("train_config") or {}).get("data") or {}).get("context", 30)
-    return ModelStepper(checkpoint.model, context=int(context), compile=compile)
+    return ModelStepper(checkpoint.model, context=int(context), compile=compile, dtype=dtype)
 
 
 # ----------------------------------------------------------------------------- windows
