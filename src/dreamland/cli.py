@@ -242,6 +242,45 @@ def _cmd_play(args: argparse.Namespace) -> int:
         raise UserError(f"cannot serve on {args.host}:{args.port} ({exc.strerror or exc})") from None
 
 
+def _cmd_model_info(args: argparse.Namespace) -> int:
+    from dreamland.model.bench import model_info
+    from dreamland.model.config import ConfigError, preset
+
+    try:
+        config = preset(args.preset, **_model_overrides(args.overrides))
+    except (ConfigError, TypeError) as exc:
+        raise UserError(str(exc)) from None
+    info = model_info(config)
+    if args.json:
+        print(json.dumps(info))
+    else:
+        for key, value in info.items():
+            print(f"{key:<24} {value:,}" if isinstance(value, int) else f"{key:<24} {value}")
+    return 0
+
+
+def _model_overrides(items: list[str]) -> dict:
+    from dreamland.config import parse_override
+
+    out: dict = {}
+    for item in items:
+        tree = parse_override(item)
+        key = next(iter(tree))
+        if isinstance(tree[key], dict):
+            raise UserError(f"{item}: model fields are plain names, such as n_layers=3")
+        out[key] = tree[key]
+    return out
+
+
+def _cmd_bench_step(args: argparse.Namespace) -> int:
+    from dreamland.model.bench import bench_step, format_table
+
+    result = bench_step(args.model, batch_sizes=tuple(args.batch or (1, 2)), threads=args.threads,
+                        compiled=not args.no_compile, frames=args.frames, dtype=args.dtype)
+    print(json.dumps(result) if args.json else format_table(result))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="dreamland",
@@ -359,6 +398,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--replay", help="a .slp to start from, or to feed the replay bot")
     p.add_argument("--no-browser", action="store_true", help="do not open a browser")
     p.set_defaults(func=_cmd_play)
+
+    from dreamland.model.config import PRESETS as MODEL_PRESETS
+
+    p = sub.add_parser("model", help="inspect a model preset (parameter counts)")
+    model_sub = p.add_subparsers(dest="model_command", metavar="WHAT", required=True,
+                                 parser_class=_Parser)
+    q = model_sub.add_parser("info", help="parameter count of a preset, per part",
+                             description="Example: dreamland model info large n_layers=8")
+    q.add_argument("preset", nargs="?", default="small", choices=list(MODEL_PRESETS))
+    q.add_argument("overrides", nargs="*", metavar="FIELD=VALUE", help="model config overrides")
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(func=_cmd_model_info)
+
+    p = sub.add_parser("bench", help="benchmarks that belong to the command line")
+    bench_sub = p.add_subparsers(dest="bench_command", metavar="WHAT", required=True,
+                                 parser_class=_Parser)
+    q = bench_sub.add_parser("step", help="milliseconds per frame of the step function",
+                             description="Median and 99th-percentile ms per frame of a full step "
+                             "(encode, model, decode), eager and compiled, beside re-encoding a "
+                             "K=30 window every frame. Example: dreamland bench step --model large")
+    q.add_argument("--model", default="large", choices=list(MODEL_PRESETS))
+    q.add_argument("--batch", type=_positive_int, action="append", help="repeatable (default 1 and 2)")
+    q.add_argument("--threads", type=_positive_int, default=2)
+    q.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"])
+    q.add_argument("--frames", type=_positive_int, default=1000)
+    q.add_argument("--no-compile", action="store_true")
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(func=_cmd_bench_step)
     return parser
 
 

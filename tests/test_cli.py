@@ -1,0 +1,34 @@
+"""The command line: help, model info, and one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "dreamland.cli", *args], capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_help_lists_every_command():
+    out = cli("--help").stdout
+    for command in ("ingest", "stats", "pack", "store", "train", "eval", "compare", "play", "model", "bench"):
+        assert command in out
+
+
+def test_model_info_counts_parameters():
+    targets = {"small": 1.2e6, "medium": 5e6, "large": 15e6}
+    for name, target in targets.items():
+        proc = cli("model", "info", name, "--json")
+        assert proc.returncode == 0, proc.stderr
+        params = json.loads(proc.stdout)["params"]
+        assert 0.8 * target <= params <= 1.2 * target, (name, params)
+    deeper = json.loads(cli("model", "info", "small", "n_layers=4", "--json").stdout)["params"]
+    assert deeper > json.loads(cli("model", "info", "small", "--json").stdout)["params"]
+
+
+def test_model_info_bad_override():
+    proc = cli("model", "info", "small", "bogus=1")
+    assert proc.returncode == 2 and "unknown key" in proc.stderr and "Traceback" not in proc.stderr
