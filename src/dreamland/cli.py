@@ -119,19 +119,8 @@ def _fractions(text: str) -> tuple[float, float, float]:
 
 def _split_spec(args: argparse.Namespace):
     from dreamland.data.store import SplitSpec
-    from dreamland.schema.characters import external_character_id, external_to_internal
-    from dreamland.schema.stages import external_stage_id
 
-    try:
-        return SplitSpec(
-            fractions=args.split_fractions,
-            heldout_characters=frozenset(
-                external_to_internal(external_character_id(c)) for c in args.heldout_character
-            ),
-            heldout_stages=frozenset(external_stage_id(s) for s in args.heldout_stage),
-        )
-    except KeyError as exc:
-        raise UserError(str(exc.args[0])) from None
+    return SplitSpec.from_names(args.split_fractions, args.heldout_character, args.heldout_stage)
 
 
 def _add_split_arguments(p: argparse.ArgumentParser) -> None:

@@ -287,6 +287,23 @@ class SplitSpec:
     heldout_characters: frozenset[int] = frozenset()  # internal character ids
     heldout_stages: frozenset[int] = frozenset()  # external stage ids
 
+    @classmethod
+    def from_names(cls, fractions, characters=(), stages=()) -> "SplitSpec":
+        """Held-out characters and stages as users write them (names, short names or ids)."""
+        from dreamland.schema.characters import external_character_id, external_to_internal
+        from dreamland.schema.stages import external_stage_id
+
+        try:
+            return cls(
+                fractions=tuple(fractions),
+                heldout_characters=frozenset(
+                    external_to_internal(external_character_id(c)) for c in characters
+                ),
+                heldout_stages=frozenset(external_stage_id(s) for s in stages),
+            )
+        except KeyError as exc:
+            raise StoreError(str(exc.args[0])) from None
+
     def __post_init__(self):
         if len(self.fractions) != 3 or any(f < 0 for f in self.fractions):
             raise StoreError(f"split fractions must be three non-negative numbers: {self.fractions}")

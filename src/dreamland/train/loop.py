@@ -39,22 +39,6 @@ class TrainError(Exception):
     """A run that cannot start or continue: one line for the user."""
 
 
-def _split_spec(cfg: TrainConfig) -> SplitSpec:
-    from dreamland.schema.characters import external_character_id, external_to_internal
-    from dreamland.schema.stages import external_stage_id
-
-    try:
-        return SplitSpec(
-            fractions=cfg.data.split_fractions,
-            heldout_characters=frozenset(
-                external_to_internal(external_character_id(c)) for c in cfg.data.heldout_characters
-            ),
-            heldout_stages=frozenset(external_stage_id(s) for s in cfg.data.heldout_stages),
-        )
-    except KeyError as exc:
-        raise TrainError(str(exc.args[0])) from None
-
-
 def lr_factor(step: int, cfg) -> float:
     """Linear warmup, then cosine decay to `min_lr_ratio` at `max_steps`."""
     warm = cfg.optim.warmup_steps
@@ -92,7 +76,11 @@ class Trainer:
         if not cfg.data.store:
             raise TrainError("no store given: --store STORE (made by `dreamland pack`)")
         self.store = Store(cfg.data.store)
-        spec = _split_spec(cfg)
+        try:
+            spec = SplitSpec.from_names(cfg.data.split_fractions, cfg.data.heldout_characters,
+                                        cfg.data.heldout_stages)
+        except StoreError as exc:
+            raise TrainError(str(exc)) from None
         self.train_games = self.store.games_in("train", spec)
         self.val_games = self.store.games_in("val", spec)
         aug = Augment(swap_players=cfg.data.swap_players, mirror=cfg.data.mirror)
