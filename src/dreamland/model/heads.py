@@ -7,7 +7,8 @@ a loss without touching this file.
 
 Heads per slot (4 character slots, `item_slots` item slots), all read from one flat output vector:
 
-* `exists`: one logit (binary cross-entropy). Followers and items appear and disappear.
+* `exists`: one logit (binary cross-entropy). Followers and items appear and disappear; the two
+  leaders exist for the whole game, so their flag is carried (`Part.exists_slots`).
 * every predicted continuous/counter field: a 4-way **mode** (cross-entropy) and two regressions:
   - KEEP: the value stays exactly what it was (percent between hits, shield at 60, hitlag 0...);
   - ZERO: the value becomes exactly 0 (percent reset on respawn, velocities stopping, hitstun end);
@@ -57,6 +58,9 @@ class Part:
     real: tuple[Field, ...]
     cat: tuple[Field, ...]
     bin: tuple[Field, ...]
+    # slots whose existence the model predicts (None: all). The two leaders exist for the whole
+    # game (in every frame of the replays), so only the followers' (2, 3) and items' are predicted.
+    exists_slots: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         for fs in (self.real, self.cat, self.bin):
@@ -133,7 +137,7 @@ class Part:
 
 def parts(spec: Spec = SPEC) -> tuple[Part, Part]:
     return (
-        Part("char", spec.char_real, spec.char_cat, spec.char_bin),
+        Part("char", spec.char_real, spec.char_cat, spec.char_bin, exists_slots=(2, 3)),
         Part("item", spec.item_real, spec.item_cat, spec.item_bin),
     )
 
@@ -260,7 +264,12 @@ def part_losses(
     ev = cfg.event_weight - 1.0
     e_changed = (exists_next != cur[f"{p}_exists"]).float()
     bce = F.binary_cross_entropy_with_logits(h.exists.float(), exists_next.float(), reduction="none")
-    losses[f"{p}.exists"] = _masked_mean(bce.unsqueeze(-1), (1 + ev * e_changed).unsqueeze(-1))[0]
+    w_exists = 1 + ev * e_changed
+    if part.exists_slots is not None:
+        scored = torch.zeros(bce.shape[-1], device=bce.device)
+        scored[list(part.exists_slots)] = 1.0
+        w_exists = w_exists * scored
+    losses[f"{p}.exists"] = _masked_mean(bce.unsqueeze(-1), w_exists.unsqueeze(-1))[0]
     valid = (exists_next > 0.5).float().unsqueeze(-1)  # (..., S, 1)
 
     if part.real_pred:

@@ -9,7 +9,7 @@ What decides each field of the next frame:
 
 * PREDICTED fields: the heads (model/heads.py). Continuous fields by their mode (keep / zero /
   set -> value head / delta -> current + delta head x delta unit); categorical by argmax; binary
-  and `exists` flags by logit > 0.
+  flags and the `exists` flags of followers and items by logit > 0 (the leaders' is carried).
 * CONSTANT fields (character; the stage; the controllers that were given): carried. A follower
   slot that (re)appears takes Nana when its leader is Popo (absent slots are stored as zeros, so
   their character cannot be carried through an absence).
@@ -46,6 +46,7 @@ from dreamland.schema import actions as A
 from dreamland.schema.characters import NANA_INTERNAL, POPO_INTERNAL
 from dreamland.schema.stages import LEGAL_STAGES_EXTERNAL, geometry
 
+N_SLOTS = {"char": 4}  # leader 0, leader 1, follower 0, follower 1 (data.encoding)
 TOP_SLACK = 30.0  # game units a character may be above the top blast zone without a KO
 NO_BOUND = 1e4  # game units: no geometry known for the stage
 
@@ -121,6 +122,11 @@ class Rules(nn.Module):
                     if f.role is Role.RULE and f.name not in RULES:
                         raise ValueError(f"field {f.name} has role 'rule' but no rule is implemented")
             p = part.name
+            if part.exists_slots is not None:
+                slots = N_SLOTS[p] if p in N_SLOTS else max(part.exists_slots) + 1
+                carried = torch.ones(slots, dtype=torch.bool)
+                carried[list(part.exists_slots)] = False
+                self.register_buffer(f"{p}_exists_carried", carried, persistent=False)
             du = delta_units(part, config.delta_fraction, config.delta_scale)
             self.register_buffer(f"{p}_dunit", torch.tensor(du, dtype=torch.float32), persistent=False)
             self.register_buffer(
@@ -184,6 +190,8 @@ class Rules(nn.Module):
         for k, j in enumerate(part.bin_pred):
             bins[j] = (h.bin[..., k] > 0).to(bins[j].dtype)
         exists = (h.exists > 0).to(cur[f"{p}_exists"].dtype)
+        if part.exists_slots is not None:  # the other slots' existence is carried
+            exists = torch.where(getattr(self, f"{p}_exists_carried"), cur[f"{p}_exists"], exists)
         return {"real": real, "cat": cats, "bin": bins, "exists": exists}
 
     # ------------------------------------------------------------------ the whole frame
