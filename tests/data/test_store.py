@@ -137,8 +137,6 @@ def test_opening_is_lazy(small_store):
 
 def test_resident_memory_flat_when_opening(small_store):
     """Opening reads headers and the index only: RSS grows by far less than the arrays' size."""
-    import psutil
-
     code = (
         "import psutil, sys; from dreamland.data.store import Store; p = psutil.Process();"
         "Store(sys.argv[1]); before = p.memory_info().rss;"  # the first open pays for imports

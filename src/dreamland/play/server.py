@@ -35,13 +35,12 @@ from typing import Any, Callable, Sequence
 import torch
 
 from dreamland.play import facts
-from dreamland.play.bots import BOTS, Bot, as_bot, make_bot
+from dreamland.play.bots import BOTS, Bot, make_bot
 from dreamland.play.controller import Controller, as_tensor
 from dreamland.play.core import BatchedCore, parse_characters, parse_stage
 from dreamland.play.state import GameState, schema_json
 from dreamland.play.stepper import resolve_stepper
 from dreamland.schema import characters as C
-from dreamland.schema import stages as S
 
 log = logging.getLogger("dreamland.play.server")
 

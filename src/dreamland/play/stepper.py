@@ -37,7 +37,6 @@ from dreamland.data import layout
 from dreamland.play import facts
 from dreamland.play.controller import BUTTONS
 from dreamland.play.state import player_col
-from dreamland.schema import actions as A
 from dreamland.schema import stages as S
 
 

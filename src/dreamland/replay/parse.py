@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dreamland.schema import Field, Table, fields
+from dreamland.schema import Table, fields
 from dreamland.schema.stages import LEGAL_STAGES_EXTERNAL
 
 FIRST_FRAME = -123  # the first frame id of every normal game
