@@ -38,10 +38,9 @@ def _count(text: str) -> int:
 
 
 def _positive(text: str) -> int:
-    v = _count(text)
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {v}")
-    return v
+    from dreamland.cli import _positive_int  # the CLI's own validator, one definition
+
+    return _positive_int(text)
 
 
 def add_eval_parser(sub) -> argparse.ArgumentParser:

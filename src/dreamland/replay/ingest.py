@@ -27,6 +27,7 @@ from typing import Callable, Iterator
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from dreamland.fsutil import fsync
 from dreamland.replay.dataset import Dataset, manifest_table
 from dreamland.replay.parse import ReplayError, eligibility, items_schema, parse_game, players_schema
 from dreamland.replay.sources import (
@@ -210,14 +211,6 @@ def _write_parquet(table: pa.Table, path: Path) -> None:
     )
 
 
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def process_chunk(chunk: list[Work], batch: str, ctx: dict | None = None) -> list[dict]:
     """Ingest a chunk of replays as one batch folder and publish it atomically."""
     ctx = ctx or _CTX
@@ -250,10 +243,10 @@ def _publish(rows: list[dict], players: list, items: list, batch: str, ctx: dict
     }
     for name, table in files.items():
         _write_parquet(table, staging / name)
-        _fsync(staging / name)
+        fsync(staging / name)
     final = ctx["parts"] / batch
     os.rename(staging, final)  # the commit point: all three files appear at once
-    _fsync(ctx["parts"])
+    fsync(ctx["parts"])
     return [
         {k: r.get(k) for k in ("status", "reason", "frames", "eligible", "game_id")} for r in rows
     ]

@@ -16,6 +16,7 @@ import shutil
 from pathlib import Path
 from typing import Callable
 
+from dreamland.fsutil import fsync
 from dreamland.train.state import load_state, save_state
 
 LATEST, BEST = "latest", "best"
@@ -25,14 +26,6 @@ def _write_atomic(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text)
     os.replace(tmp, path)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class CheckpointManager:
@@ -58,14 +51,12 @@ class CheckpointManager:
         trainer = {**trainer, "step": step, "metric": metric}
         (tmp / "trainer.json").write_text(json.dumps(trainer, indent=2))
         for f in tmp.iterdir():
-            fd = os.open(f, os.O_RDONLY)
-            os.fsync(fd)
-            os.close(fd)
+            fsync(f)
         final = self.root / name
         if final.exists():
             shutil.rmtree(final)
         os.rename(tmp, final)
-        _fsync_dir(self.root)
+        fsync(self.root)
         _write_atomic(self.root / LATEST, name)
         if is_best:
             _write_atomic(self.root / BEST, json.dumps({"name": name, "metric": metric}))
