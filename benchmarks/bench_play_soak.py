@@ -1,15 +1,17 @@
 """Soak test of the web game loop: N minutes at 60 Hz with two bots (not part of the test suite).
 
-    python benchmarks/bench_play_soak.py --minutes 10 --stepper toy
-    python benchmarks/bench_play_soak.py --minutes 10 --stepper-factory mypkg.mod:make_stepper --preset large
+    python benchmarks/bench_play_soak.py --minutes 10                      # the shipped model
+    python benchmarks/bench_play_soak.py --minutes 10 --preset large --compile aot --dtype float16
+    python benchmarks/bench_play_soak.py --minutes 1 --stepper toy         # the loop alone
 
 Runs the real `GameLoop` (the server's loop: model in a worker thread, absolute deadlines, one
 spectator client with a one-frame mailbox) with two bots, and reports frame time p50 / p99 / max,
 late and skipped frames, and the process's resident memory at the start and the end (sampled
-every 10 s, so growth shows). `--stepper-factory module:function` is called with `preset=...` and
-`checkpoint=...` (those given) and must return a stepper (see dreamland.play.stepper); `--stepper`
-takes anything `resolve_stepper` takes ("toy" is the physics toy, not a model). The summary is
-printed as JSON and written to `--out` when given.
+every 10 s, so growth shows). `--preset NAME` steps an untrained model of that size (frame time
+does not depend on the weights); `--stepper` takes anything `resolve_stepper` takes (a checkpoint
+folder, "toy" for the physics toy; default: the model shipped with dreamland). `--compile` and
+`--dtype` choose how the model steps (model.step.Stepper). The summary is printed as JSON and
+written to `--out` when given.
 
 Targets (issue 7): zero late frames at p99 (frame time p99 below 16.7 ms), memory flat.
 """
@@ -18,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
 import json
 import os
 import platform
@@ -26,13 +27,6 @@ import sys
 import time
 
 import psutil
-
-
-def load_factory(spec: str):
-    module, _, name = spec.partition(":")
-    if not name:
-        raise SystemExit(f"--stepper-factory wants module:function, got {spec!r}")
-    return getattr(importlib.import_module(module), name)
 
 
 class _NullSocket:
@@ -45,10 +39,10 @@ class _NullSocket:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--minutes", type=float, default=10.0)
-    ap.add_argument("--stepper", default="toy", help="'toy' or a checkpoint for the registered loader")
-    ap.add_argument("--stepper-factory", default=None, help="module:function returning a stepper")
-    ap.add_argument("--preset", default=None, help="passed to the factory (e.g. large)")
-    ap.add_argument("--checkpoint", default=None, help="passed to the factory")
+    ap.add_argument("--stepper", default=None, help="a checkpoint folder or 'toy' (default: the shipped model)")
+    ap.add_argument("--preset", default=None, help="an untrained model of this preset instead (e.g. large)")
+    ap.add_argument("--compile", default="", choices=("", "aot", "inductor"), help="compile the model's step")
+    ap.add_argument("--dtype", default=None, choices=("float16", "bfloat16"), help="half-precision weights")
     ap.add_argument("--bots", default="chase,random")
     ap.add_argument("--stage", default="battlefield")
     ap.add_argument("--characters", default="fox,falco")
@@ -61,11 +55,23 @@ def main(argv: list[str] | None = None) -> int:
 
     from dreamland.play.server import Client, GameLoop
 
-    if args.stepper_factory:
-        kwargs = {k: v for k, v in (("preset", args.preset), ("checkpoint", args.checkpoint)) if v is not None}
-        stepper = load_factory(args.stepper_factory)(**kwargs)
-    else:
+    if args.threads:
+        torch.set_num_threads(args.threads)  # before compiling: AOTInductor fixes its thread pool
+    if args.preset:
+        from dreamland.model.config import preset
+        from dreamland.model.step import ModelStepper
+        from dreamland.model.world import WorldModel
+
+        stepper = ModelStepper(WorldModel(preset(args.preset)), context=10, compile=args.compile or False,
+                               dtype=args.dtype)
+    elif args.stepper == "toy" or not (args.compile or args.dtype):
         stepper = args.stepper
+    else:
+        from dreamland.model.checkpoint import default_checkpoint
+        from dreamland.model.step import load_stepper
+
+        stepper = load_stepper(str(args.stepper or default_checkpoint()), compile=args.compile or False,
+                               dtype=args.dtype)
     proc = psutil.Process()
     game = GameLoop(stepper, args.stage, args.characters.split(","), slots=tuple(args.bots.split(",")),
                     fps=args.fps, timer_frames=10**9, torch_threads=args.threads or None)
@@ -107,7 +113,10 @@ def main(argv: list[str] | None = None) -> int:
     after_warmup = [m for t, m in memory if t >= 30] or [m for _, m in memory]
     summary = {
         "minutes": args.minutes, "wall_s": round(wall, 1), "fps_target": args.fps,
-        "stepper": type(game.stepper).__name__, "preset": args.preset, "bots": args.bots,
+        "stepper": type(game.stepper).__name__, "checkpoint": None if args.preset else (args.stepper or "default model"),
+        "preset": args.preset, "compile": args.compile or "eager", "dtype": args.dtype or "float32",
+        "compile_error": getattr(getattr(game.stepper, "_step", None), "compile_error", None),
+        "bots": args.bots,
         "frames": game.stats.frames, "frames_expected": int(wall * args.fps),
         "frame_ms_p50": pct(0.5), "frame_ms_p99": pct(0.99), "frame_ms_max": round(max(ms), 3) if ms else 0.0,
         "late": game.stats.late, "skipped": game.stats.skipped,

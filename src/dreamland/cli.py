@@ -190,6 +190,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from dreamland.config import ConfigError
     from dreamland.train.config import load_config, load_run_config
     from dreamland.train.loop import TrainError, train
+    from dreamland.train.runtime import relaunch_with_allocator
 
     overrides = list(args.overrides)
     if args.store:
@@ -206,6 +207,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
             config = load_run_config(args.run_dir, overrides)
         else:
             config = load_config(presets, overrides)
+        relaunch_with_allocator(config.run.allocator, config.run.device)
         summary = train(config, args.run_dir, resume=args.resume, progress=not args.quiet)
     except (ConfigError, TrainError) as exc:
         raise UserError(str(exc)) from None

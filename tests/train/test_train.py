@@ -117,6 +117,30 @@ def test_self_forcing_runs_and_logs_unrolls(small_store, tmp_path):
     assert unrolls and all(u == 3 for u in unrolls)
 
 
+def test_cpu_training_preloads_tcmalloc_unless_told_not_to(small_store, tmp_path):
+    from dreamland.train.runtime import find_tcmalloc
+
+    if find_tcmalloc() is None:
+        pytest.skip("libtcmalloc-minimal4 is not installed (.ci/run installs it)")
+    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+    for choice, expected in (("auto", "tcmalloc"), ("system", "system")):
+        run = tmp_path / choice
+        proc = cli("train", "--store", str(small_store.path), *TINY, "--run-dir", str(run), "--max-steps", "2",
+                   "-q", *COMMON, f"run.allocator={choice}", "run.device=cpu", env=env)
+        assert proc.returncode == 0, proc.stderr
+        assert json.loads((run / "run.json").read_text())["allocator"] == expected
+
+
+def test_insisting_on_a_missing_tcmalloc_is_a_config_error(monkeypatch):
+    from dreamland.train import runtime
+
+    monkeypatch.delenv("LD_PRELOAD", raising=False)
+    monkeypatch.setattr(runtime, "_TCMALLOC_DIRS", ("/nonexistent",))
+    with pytest.raises(ConfigError, match="apt-get install libtcmalloc-minimal4"):
+        runtime.relaunch_with_allocator("tcmalloc", "cpu")
+    runtime.relaunch_with_allocator("auto", "cpu")  # auto without the library: carry on
+
+
 def test_ddp_two_cpu_processes(small_store, tmp_path):
     """torchrun with gloo: both ranks end with identical weights and saw different windows."""
     run = tmp_path / "ddp"

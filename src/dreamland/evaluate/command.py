@@ -56,8 +56,9 @@ def add_eval_parser(sub) -> argparse.ArgumentParser:
         "(see docs/evaluation.md). Example: dreamland eval runs/small/last --store data/melee-store "
         "--split test --out reports/small",
     )
-    p.add_argument("checkpoint", metavar="CHECKPOINT",
-                   help="a checkpoint file or folder, or a baseline name: hold, constant-velocity")
+    p.add_argument("checkpoint", metavar="CHECKPOINT", nargs="?", default=None,
+                   help="a checkpoint file or folder, or a baseline name: hold, constant-velocity "
+                   "(default: the model shipped with dreamland)")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--replays", nargs="+", metavar="PATH",
                      help="replay files, folders or archives, read on the fly (unreadable ones are skipped "
@@ -142,7 +143,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     from dreamland.data.store import Store, StoreError
     from dreamland.evaluate.run import DEFAULT_CONTEXT, evaluate, store_from_replays
-    from dreamland.evaluate.stepper import load_stepper
+    from dreamland.evaluate.stepper import BASELINE_NAMES, load_stepper
 
     log = (lambda s: None) if args.quiet else (lambda s: print(s, file=sys.stderr, flush=True))
     if args.threads:
@@ -150,12 +151,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
     try:
         stepper = load_stepper(args.checkpoint, args.device)
         context = args.context or int(getattr(stepper, "context", 0) or DEFAULT_CONTEXT)
-        meta = {"checkpoint": args.checkpoint}
+        meta = {"checkpoint": args.checkpoint or "default model"}
         kwargs = dict(context=context, starts=args.starts, horizons=args.horizons, seed=args.seed,
                       out_dir=args.out, tolerance=args.tolerance, batch_size=args.batch_size,
                       teacher_forced=args.teacher_forced, probe=args.probe,
                       trajectories=args.trajectories, device=args.device, log=log)
-        name = args.checkpoint.replace("-", "_") if args.checkpoint in ("hold", "constant-velocity") else "model"
+        name = args.checkpoint.replace("-", "_") if args.checkpoint in BASELINE_NAMES else "model"
         if args.replays:
             with store_from_replays(args.replays, workers=args.workers, log=log) as (store, info):
                 games = store.games_in("all", eligible_only=False)

@@ -64,11 +64,18 @@ def check_stepper(obj: Any, name: str = "stepper") -> Stepper:
 BASELINE_NAMES = ("hold", "constant-velocity")
 
 
-def load_stepper(checkpoint: str | Path, device: str = "cpu") -> Stepper:
-    """A stepper for CHECKPOINT: a baseline name, or a checkpoint file/folder read by the
-    world model's loader (one-line `EvaluationError` when missing or foreign)."""
+def load_stepper(checkpoint: str | Path | None, device: str = "cpu") -> Stepper:
+    """A stepper for CHECKPOINT: a baseline name, a checkpoint file/folder read by the world
+    model's loader, or None for the model shipped with dreamland (one-line `EvaluationError`
+    when missing or foreign)."""
     from dreamland.evaluate.baselines import make_baseline
+    from dreamland.model.checkpoint import CheckpointError, default_checkpoint
 
+    if checkpoint is None:
+        try:
+            checkpoint = default_checkpoint()
+        except CheckpointError as exc:
+            raise EvaluationError(str(exc)) from None
     text = str(checkpoint)
     if text in BASELINE_NAMES:
         return make_baseline(text)
@@ -78,7 +85,6 @@ def load_stepper(checkpoint: str | Path, device: str = "cpu") -> Stepper:
             f"{text}: no such checkpoint (give a checkpoint file or folder, or a baseline: "
             f"{', '.join(BASELINE_NAMES)})"
         )
-    from dreamland.model.checkpoint import CheckpointError
     from dreamland.model.step import load_stepper as load_model
 
     try:

@@ -50,6 +50,21 @@ class CheckpointError(Exception):
         super().__init__(" ".join(str(message).split()))
 
 
+# The model shipped inside the package: what `play`, `eval` and the environments use when no
+# checkpoint is given (docs/default-model.md says how it was trained and how it scores).
+DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "assets" / "default-model"
+
+
+def default_checkpoint() -> Path:
+    """The shipped model's folder; a one-line `CheckpointError` in a build that lacks it."""
+    if not (DEFAULT_MODEL / CONFIG).is_file():
+        raise CheckpointError(
+            f"no default model in this installation ({DEFAULT_MODEL} is missing); give a checkpoint "
+            "folder from dreamland train, or 'toy' for the physics toy (not a model)"
+        )
+    return DEFAULT_MODEL
+
+
 class Checkpoint(NamedTuple):
     model: WorldModel
     config: ModelConfig

@@ -96,7 +96,7 @@ class MeleeVectorEnv(gym.vector.VectorEnv):
 
     metadata = {"autoreset_mode": gym.vector.AutoresetMode.SAME_STEP, "render_modes": []}
 
-    def __init__(self, num_envs: int = 4, checkpoint: Any = "toy", opponent: Any = "chase",
+    def __init__(self, num_envs: int = 4, checkpoint: Any = None, opponent: Any = "chase",
                  stage: Any = "battlefield", characters: Sequence[Any] = ("fox", "falco"),
                  agent_player: int = 0, max_frames: int | None = None, stocks: int = facts.STOCKS,
                  timer_frames: int = facts.GAME_FRAMES) -> None:
@@ -164,7 +164,7 @@ class MeleeEnv(gym.Env):
 
     metadata = {"render_modes": []}
 
-    def __init__(self, checkpoint: Any = "toy", opponent: Any = "chase", stage: Any = "battlefield",
+    def __init__(self, checkpoint: Any = None, opponent: Any = "chase", stage: Any = "battlefield",
                  characters: Sequence[Any] = ("fox", "falco"), agent_player: int = 0,
                  max_frames: int | None = None, stocks: int = facts.STOCKS,
                  timer_frames: int = facts.GAME_FRAMES) -> None:
@@ -215,7 +215,7 @@ class MeleeParallelEnv(_parallel_base()):  # type: ignore[misc]
 
     metadata = {"render_modes": [], "name": "dreamland_melee_v0"}
 
-    def __init__(self, checkpoint: Any = "toy", stage: Any = "battlefield",
+    def __init__(self, checkpoint: Any = None, stage: Any = "battlefield",
                  characters: Sequence[Any] = ("fox", "falco"), max_frames: int | None = None,
                  stocks: int = facts.STOCKS, timer_frames: int = facts.GAME_FRAMES) -> None:
         self.stepper = resolve_stepper(checkpoint)

@@ -28,7 +28,7 @@ without a trained checkpoint.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import torch
 from torch import Tensor
@@ -47,47 +47,20 @@ class Stepper(Protocol):
     def step(self, model_state: Any, game_state: dict[str, Tensor], controllers: Tensor) -> tuple[Any, dict[str, Tensor]]: ...
 
 
-_LOADER: Callable[[Any], Stepper] | None = None
-
-
-def register_stepper_loader(loader: Callable[[Any], Stepper]) -> None:
-    """Install the function that turns a checkpoint argument (a path, or None for the default
-    model) into a `Stepper`. The model package registers it; play never imports model code."""
-    global _LOADER
-    _LOADER = loader
-
-
 def resolve_stepper(checkpoint: Any = None) -> Stepper:
     """A stepper from what a user gave: a `Stepper` itself, a zero-argument factory, the string
-    "toy" (the `PhysicsToyStepper`), or a checkpoint path / None through the registered loader."""
+    "toy" (the `PhysicsToyStepper`), a checkpoint folder, or None for the model shipped with
+    dreamland (`model.checkpoint.default_checkpoint`)."""
     if checkpoint is not None and hasattr(checkpoint, "init") and hasattr(checkpoint, "step"):
         return checkpoint
     if isinstance(checkpoint, str) and checkpoint.lower() in ("toy", "physics-toy", "physicstoy"):
         return PhysicsToyStepper()
     if callable(checkpoint) and not isinstance(checkpoint, (str, bytes)):
         return checkpoint()
-    if _LOADER is not None:
-        return _LOADER(checkpoint)
+    from dreamland.model.checkpoint import default_checkpoint
     from dreamland.model.step import load_stepper
 
-    if checkpoint is None:
-        checkpoint = default_checkpoint()
-    return load_stepper(str(checkpoint))
-
-
-def default_checkpoint():
-    """The model shipped inside the package (dreamland/assets/default-model), when there is one."""
-    from pathlib import Path
-
-    from dreamland.model.checkpoint import CheckpointError
-
-    path = Path(__file__).resolve().parents[1] / "assets" / "default-model"
-    if not (path / "config.json").is_file():
-        raise CheckpointError(
-            "no default model is shipped in this build; give a checkpoint folder "
-            "(from dreamland train), or 'toy' for the physics toy (not a model)"
-        )
-    return path
+    return load_stepper(str(default_checkpoint() if checkpoint is None else checkpoint))
 
 
 def merge_rows(full: Any, part: Any, rows: Tensor) -> Any:
@@ -383,4 +356,4 @@ class PhysicsToyStepper:
                 ismall[b, s, _IS["facing"]] = int(fdir[b, p] > 0)
 
 
-__all__ = ["PhysicsToyStepper", "Stepper", "merge_rows", "register_stepper_loader", "resolve_stepper"]
+__all__ = ["PhysicsToyStepper", "Stepper", "merge_rows", "resolve_stepper"]

@@ -84,6 +84,9 @@ class RunConfig:
     device: str = "auto"  # auto = cuda when available, else cpu
     threads: int = 0  # CPU threads for torch; 0 = torch's default
     compile: bool = False
+    # auto = tcmalloc (preloaded by re-executing the command) when training on a CPU and it is
+    # installed; tcmalloc = insist on it; system = glibc malloc
+    allocator: Literal["auto", "tcmalloc", "system"] = "auto"
     amp: Literal["auto", "bf16", "off"] = "auto"  # auto = bf16 autocast on CUDA, float32 on CPU
     max_steps: int = 10_000
     max_minutes: float = 0.0  # stop (with a checkpoint) after this long; 0 = no limit

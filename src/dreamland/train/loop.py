@@ -31,7 +31,7 @@ from dreamland.train.checkpoints import CheckpointManager, read_trainer
 from dreamland.train.config import TrainConfig
 from dreamland.train.logger import Logger
 from dreamland.train.objective import Objective, batch_unrolls
-from dreamland.train.runtime import Runtime, setup
+from dreamland.train.runtime import Runtime, allocator, setup
 from dreamland.train.state import rng_state, set_rng_state
 
 
@@ -145,6 +145,7 @@ class Trainer:
                 "schema_fingerprint": fingerprint(),
                 "world_size": self.rt.world_size,
                 "device": str(self.rt.device),
+                "allocator": allocator(),
                 "parameters": count_parameters(self.model),
                 "store": str(Path(self.cfg.data.store).resolve()),
                 "train_games": int(len(self.train_games)),

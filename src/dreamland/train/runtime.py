@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.distributed as dist
+
+from dreamland.config import ConfigError
 
 
 @dataclass
@@ -50,6 +54,53 @@ class Runtime:
     def close(self) -> None:
         if self.distributed and dist.is_initialized():
             dist.destroy_process_group()
+
+
+# tcmalloc makes CPU training 1.6-2.3x faster than glibc's malloc (PyTorch frees and reallocates
+# the same large activation buffers every step; glibc returns them to the kernel and page-faults
+# them back). It must be loaded before anything allocates, hence LD_PRELOAD and a re-exec.
+TCMALLOC = "libtcmalloc_minimal.so.4"
+_TCMALLOC_DIRS = ("/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64", "/usr/lib",
+                  "/usr/local/lib")
+_RELAUNCHED = "DREAMLAND_ALLOCATOR_RELAUNCHED"
+
+
+def find_tcmalloc() -> str | None:
+    for d in _TCMALLOC_DIRS:
+        path = Path(d) / TCMALLOC
+        if path.is_file():
+            return str(path)
+    return None
+
+
+def allocator() -> str:
+    """The allocator this process runs with: "tcmalloc" when it is preloaded, else "system"."""
+    return "tcmalloc" if "tcmalloc" in os.environ.get("LD_PRELOAD", "") else "system"
+
+
+def relaunch_with_allocator(choice: str, device: str) -> None:
+    """Re-exec this command with tcmalloc preloaded when `choice` asks for it ("tcmalloc") or
+    `choice` is "auto" and training runs on the CPU (on GPUs the host allocator hardly matters).
+    Returns when nothing needs to change; ConfigError when "tcmalloc" is not installed."""
+    if choice == "system" or allocator() == "tcmalloc" or os.environ.get(_RELAUNCHED):
+        return
+    if choice == "auto" and (device.startswith("cuda") or (device == "auto" and _cuda_available())):
+        return
+    lib = find_tcmalloc()
+    if lib is None:
+        if choice == "tcmalloc":
+            raise ConfigError(f"run.allocator=tcmalloc but {TCMALLOC} is not installed "
+                               "(Debian/Ubuntu: apt-get install libtcmalloc-minimal4)")
+        return
+    env = dict(os.environ, **{_RELAUNCHED: "1"})
+    env["LD_PRELOAD"] = ":".join(p for p in (lib, os.environ.get("LD_PRELOAD", "")) if p)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(sys.executable, list(sys.orig_argv), env)
+
+
+def _cuda_available() -> bool:
+    return torch.cuda.is_available()
 
 
 def setup(device: str = "auto", threads: int = 0, amp: str = "auto") -> Runtime:
