@@ -141,6 +141,26 @@ def test_insisting_on_a_missing_tcmalloc_is_a_config_error(monkeypatch):
     runtime.relaunch_with_allocator("auto", "cpu")  # auto without the library: carry on
 
 
+def test_init_from_starts_at_a_checkpoints_weights_and_refuses_another_model(small_store, tmp_path):
+    first = tmp_path / "first"
+    proc = cli("train", "--store", str(small_store.path), *TINY, "--run-dir", str(first), "--max-steps", "3",
+               "-q", *COMMON)
+    assert proc.returncode == 0, proc.stderr
+    start = first / "checkpoints" / (first / "checkpoints" / "latest").read_text().strip()
+    # with a zero learning rate the one step changes nothing: the run ends with the weights it began with
+    second = tmp_path / "second"
+    proc = cli("train", "--store", str(small_store.path), *TINY, "--run-dir", str(second), "--max-steps", "1",
+               "-q", *COMMON, f"run.init_from={start}", "optim.lr=0")
+    assert proc.returncode == 0, proc.stderr
+    assert same_weights(weights(first), weights(second))
+    proc = cli("train", "--store", str(small_store.path), *TINY, "--run-dir", str(tmp_path / "third"),
+               "--max-steps", "1", "-q", *COMMON, f"run.init_from={start}", "model.d_model=48")
+    assert proc.returncode == 2 and "run.init_from" in proc.stderr and "Traceback" not in proc.stderr
+    proc = cli("train", "--store", str(small_store.path), *TINY, "--run-dir", str(tmp_path / "fourth"),
+               "--max-steps", "1", "-q", *COMMON, f"run.init_from={tmp_path / 'nothing'}")
+    assert proc.returncode == 2 and "run.init_from" in proc.stderr and "Traceback" not in proc.stderr
+
+
 def test_ddp_two_cpu_processes(small_store, tmp_path):
     """torchrun with gloo: both ranks end with identical weights and saw different windows."""
     run = tmp_path / "ddp"

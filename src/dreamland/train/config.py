@@ -90,6 +90,7 @@ class RunConfig:
     amp: Literal["auto", "bf16", "off"] = "auto"  # auto = bf16 autocast on CUDA, float32 on CPU
     max_steps: int = 10_000
     max_minutes: float = 0.0  # stop (with a checkpoint) after this long; 0 = no limit
+    init_from: str = ""  # a checkpoint whose weights the run starts from (optimizer starts fresh)
 
 
 @dataclass(frozen=True)

@@ -103,6 +103,8 @@ class Trainer:
                 self.val_sampler = None
         torch.manual_seed(cfg.run.seed)
         self.model = WorldModel(cfg.model).to(self.rt.device)
+        if cfg.run.init_from and not resume:
+            self._init_weights(cfg.run.init_from)
         self.loss_config = LossConfig(weights=cfg.loss_weights)
         self.objective = Objective(self.model, self.loss_config)
         self.train_objective: torch.nn.Module = self.objective
@@ -174,6 +176,19 @@ class Trainer:
         self.step = int(trainer["step"])
         self.epoch = int(trainer["epoch"])
         self.batch_in_epoch = int(trainer["batch_in_epoch"])
+
+    def _init_weights(self, path: str) -> None:
+        """Start from a checkpoint's weights (fine-tuning, or a longer run from a short one); the
+        optimizer, schedule and data position start fresh."""
+        try:
+            checkpoint = load(path, self.rt.device)
+        except CheckpointError as exc:
+            raise TrainError(f"run.init_from: {exc}") from None
+        if checkpoint.config != self.cfg.model:
+            raise TrainError(f"run.init_from: {path} holds a {checkpoint.config.n_layers}-layer d_model "
+                             f"{checkpoint.config.d_model} model whose config differs from this run's model "
+                             "(use the same preset and model overrides)")
+        self.model.load_state_dict(checkpoint.model.state_dict())
 
     def _save(self, metric: float | None) -> None:
         if not self.rt.is_main:
