@@ -40,6 +40,10 @@ def test_presets_stack_then_overrides(tmp_path):
     assert cfg.name == "a" and cfg.optim.lr == 0.02 and cfg.optim.warmup == 7
     assert cfg.weights == {"x": 2.0}
     assert to_dict(cfg)["optim"]["betas"] == [0.9, 0.95]
+    # a mapping field takes new keys and keeps the others
+    cfg = build(Tree(weights={"x": 5.0}), [], ["weights={y: 2}"], tmp_path)
+    assert cfg.weights == {"x": 5.0, "y": 2.0}
+    assert build(Tree(weights={"x": 5.0}), [], ["weights={x: 1}"], tmp_path).weights == {"x": 1.0}
 
 
 def test_unknown_key_names_the_dotted_key_and_a_suggestion():

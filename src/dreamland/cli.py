@@ -384,8 +384,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--stage", default="battlefield", help="stage name or start-block id")
     p.add_argument("--characters", nargs=2, default=["fox", "falco"], metavar=("P1", "P2"))
-    p.add_argument("--slots", nargs=2, default=["keyboard", "chase"], metavar=("SLOT1", "SLOT2"),
-                   help="keyboard, gamepad, idle, random, chase, or replay (default: keyboard chase)")
+    p.add_argument("--slots", nargs=2, default=["chase", "chase"], metavar=("SLOT1", "SLOT2"),
+                   help="keyboard, gamepad, idle, random, chase, or replay (default: two chase bots; switch a slot to keyboard or gamepad on the page)")
     p.add_argument("--replay", help="a .slp to start from, or to feed the replay bot")
     p.add_argument("--no-browser", action="store_true", help="do not open a browser")
     p.set_defaults(func=_cmd_play)

@@ -114,6 +114,9 @@ def merge(config: T, updates: dict, prefix: str = "") -> T:
         current = getattr(config, key)
         if dataclasses.is_dataclass(current) and isinstance(value, dict):
             changes[key] = merge(current, value, prefix=dotted + ".")
+        elif isinstance(current, dict) and isinstance(value, dict):
+            # a mapping field (loss weights) takes the new keys and keeps the others, as presets stack
+            changes[key] = {**current, **_coerce(value, hints[key], dotted)}
         else:
             changes[key] = _coerce(value, hints[key], dotted)
     return dataclasses.replace(config, **changes)

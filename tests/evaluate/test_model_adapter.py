@@ -1,16 +1,14 @@
-"""The world model's step function behind the evaluation protocol, on a tiny untrained model."""
+"""The world model's step function behind the evaluation protocol: a tiny untrained model, and the
+model shipped with dreamland when no checkpoint is named."""
 
 from __future__ import annotations
 
 import json
 
-import pytest
 import torch
 
-pytest.importorskip("dreamland.model.step")
-
-from dreamland.model.step import ModelStepper  # noqa: E402
-from dreamland.evaluate.run import HORIZONS, evaluate, load_metrics  # noqa: E402
+from dreamland.evaluate.run import HORIZONS, evaluate, load_metrics
+from dreamland.model.step import ModelStepper
 
 
 def _tiny_model():
@@ -48,3 +46,18 @@ def test_eval_command_with_a_tiny_model(replays_dir, tmp_path, capsys):
     _check_headline_shape(json.loads(capsys.readouterr().out))
     m = load_metrics(tmp_path / "r")
     assert m["meta"]["context"] == 8 and m["meta"]["games_used"] == 1
+
+
+def test_eval_without_a_checkpoint_uses_the_shipped_model(replays_dir, tmp_path, capsys):
+    from dreamland.model.checkpoint import default_checkpoint
+    from tests.conftest import STORE_GAMES
+    from tests.evaluate.test_evaluate import _run
+
+    rc = _run(["eval", "--replays", str(replays_dir / STORE_GAMES[1]), "--out", str(tmp_path / "r"),
+               "--starts", "8", "--horizons", "1,5,20", "--teacher-forced", "16", "--probe", "4", "-q",
+               "--workers", "1"])
+    assert rc == 0, capsys.readouterr().err
+    m = load_metrics(tmp_path / "r")
+    assert m["meta"]["checkpoint"] == "default model" and m["meta"]["model"] == "model"
+    trained = json.loads((default_checkpoint() / "config.json").read_text())["extra"]["train_config"]
+    assert m["meta"]["context"] == trained["data"]["context"]

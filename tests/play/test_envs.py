@@ -6,7 +6,7 @@ from dreamland.play.envs import OBS_SIZE, MeleeEnv, MeleeParallelEnv, MeleeVecto
 
 
 def test_gymnasium_checker():
-    env = MeleeEnv("toy", opponent="chase", max_frames=200)
+    env = MeleeEnv(opponent="chase", max_frames=200)  # the model shipped with dreamland
     check_env(env, skip_render_check=True)
     obs, info = env.reset(seed=1)
     assert obs.shape == (OBS_SIZE,) == (len(observation_names()),)
@@ -20,12 +20,12 @@ def test_gymnasium_checker():
 
 
 def test_pettingzoo_parallel_checker():
-    env = MeleeParallelEnv("toy", max_frames=150)
+    env = MeleeParallelEnv(max_frames=150)
     parallel_api_test(env, num_cycles=200)
 
 
 def test_vector_env_steps_many_games_in_one_batch():
-    env = MeleeVectorEnv(4, "toy", opponent="random", max_frames=50)
+    env = MeleeVectorEnv(4, opponent="random", max_frames=50)
     obs, _ = env.reset(seed=0)
     assert obs.shape == (4, OBS_SIZE)
     calls0 = env.core.rules.frame.clone()

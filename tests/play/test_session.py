@@ -12,15 +12,9 @@ from tests.conftest import REPLAYS
 
 
 def _steppers():
-    """The default model when one is registered (DREAMLAND_PLAY_CHECKPOINT), and the physics toy,
-    which is NOT a model and only proves the plumbing."""
-    import os
-
-    out = [pytest.param("toy", id="physics-toy")]
-    ckpt = os.environ.get("DREAMLAND_PLAY_CHECKPOINT")
-    if ckpt:
-        out.append(pytest.param(ckpt, id="model"))
-    return out
+    """The model shipped with dreamland (None), and the physics toy, which is NOT a model and only
+    proves the plumbing."""
+    return [pytest.param(None, id="default-model"), pytest.param("toy", id="physics-toy")]
 
 
 @pytest.mark.parametrize("checkpoint", _steppers())

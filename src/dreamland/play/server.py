@@ -194,7 +194,7 @@ class GameLoop:
     """One game, its slots, the fixed-rate loop, and its clients."""
 
     def __init__(self, stepper: Any, stage: Any = "battlefield", characters: Sequence[Any] = ("fox", "falco"),
-                 slots: Sequence[str] = ("keyboard", "chase"), fps: float = 60.0,
+                 slots: Sequence[str] = ("chase", "chase"), fps: float = 60.0,
                  replay: str | None = None, bot_options: dict[str, dict] | None = None,
                  stocks: int = facts.STOCKS, timer_frames: int = facts.GAME_FRAMES,
                  torch_threads: int | None = 1) -> None:
@@ -603,7 +603,7 @@ def _can_open_browser() -> bool:
 
 def serve(checkpoint: Any = None, *, host: str = "127.0.0.1", port: int = 8000,
           stage: Any = "battlefield", characters: Sequence[Any] = ("fox", "falco"),
-          slots: Sequence[str] = ("keyboard", "chase"), replay: str | None = None, fps: float = 60.0,
+          slots: Sequence[str] = ("chase", "chase"), replay: str | None = None, fps: float = 60.0,
           open_browser: bool = True, torch_threads: int | None = 1,
           print_fn: Callable[[str], None] = print) -> int:
     """Start the web game and block until interrupted (Ctrl-C). `checkpoint` as for

@@ -100,7 +100,10 @@ class TrainConfig:
     data: DataConfig = field(default_factory=DataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     self_forcing: SelfForcingConfig = field(default_factory=SelfForcingConfig)
-    loss_weights: dict[str, float] = field(default_factory=dict)  # per head; default 1.0
+    # per head (loss keys: model.heads.loss_keys()); unnamed heads weigh 1. The action is one head
+    # among ~40 but the one that carries the controls: at weight 1 a small model learns to keep it
+    # and ignores the buttons for thousands of steps (docs/experiments.md).
+    loss_weights: dict[str, float] = field(default_factory=lambda: {"char.action": 5.0})
     validation: ValidationConfig = field(default_factory=ValidationConfig)
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
     log: LogConfig = field(default_factory=LogConfig)
