@@ -161,6 +161,25 @@ def test_init_from_starts_at_a_checkpoints_weights_and_refuses_another_model(sma
     assert proc.returncode == 2 and "run.init_from" in proc.stderr and "Traceback" not in proc.stderr
 
 
+def test_a_failing_torch_compile_falls_back_to_eager(small_store, tmp_path, monkeypatch, capsys):
+    import torch
+    import torch._dynamo.exc
+
+    from dreamland.train.loop import train
+
+    def broken_compile(module):
+        def fail(*args, **kwargs):
+            raise torch._dynamo.exc.TorchRuntimeError("the C++ compiler said no")
+        return fail
+
+    monkeypatch.setattr(torch, "compile", broken_compile)
+    cfg = load_config(["tiny"], [f"data.store={small_store.path}", "run.compile=true", "run.max_steps=3",
+                                 "log.tensorboard=false", *COMMON])
+    summary = train(cfg, tmp_path / "run", progress=False)
+    assert summary["step"] == 3 and "the C++ compiler said no" in summary["compile_error"]
+    assert capsys.readouterr().err.count("torch.compile failed") == 1
+
+
 def test_ddp_two_cpu_processes(small_store, tmp_path):
     """torchrun with gloo: both ranks end with identical weights and saw different windows."""
     run = tmp_path / "ddp"

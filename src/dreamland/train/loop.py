@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import sys
 import time
 from pathlib import Path
 
@@ -113,6 +114,8 @@ class Trainer:
 
             ids = [self.rt.device.index] if self.rt.device.type == "cuda" else None
             self.train_objective = DDP(self.objective, device_ids=ids)
+        self.eager_objective = self.train_objective
+        self.compile_error: str | None = None
         if cfg.run.compile:
             self.train_objective = torch.compile(self.train_objective)
         self.optimizer = _optimizer(self.model, cfg)
@@ -241,10 +244,14 @@ class Trainer:
             i, batch = next(batches)
             enc = encode(to_torch(batch, self.rt.device))
             unroll = batch_unrolls(self.step, cfg.run.seed, cfg.self_forcing)
-            with self.rt.autocast():
-                total, losses = self.train_objective(enc, unroll, cfg.self_forcing.detach)
-            self.optimizer.zero_grad(set_to_none=True)
-            total.backward()
+            try:
+                total, losses = self._forward_backward(enc, unroll)
+            except Exception as exc:
+                compiling = self.train_objective is not self.eager_objective
+                if not (compiling and type(exc).__module__.startswith(("torch._dynamo", "torch._inductor"))):
+                    raise
+                self._compile_failed(exc)
+                total, losses = self._forward_backward(enc, unroll)
             grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.optim.grad_clip)
             self.optimizer.step()
             self.scheduler.step()
@@ -292,7 +299,24 @@ class Trainer:
         self.logger.close()
         self.rt.barrier()
         return {"step": self.step, "stop": stop_reason, "seconds": time.perf_counter() - t_start,
-                "val_metric": final, "run_dir": str(self.run_dir)}
+                "val_metric": final, "run_dir": str(self.run_dir), "compile_error": self.compile_error}
+
+    def _forward_backward(self, enc: dict, unroll: int):
+        with self.rt.autocast():
+            total, losses = self.train_objective(enc, unroll, self.cfg.self_forcing.detach)
+        self.optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        return total, losses
+
+    def _compile_failed(self, exc: Exception) -> None:
+        """torch.compile is an optimisation: when its compiler fails (torch 2.13's CPU inductor
+        emits C++ that does not build for this model), train on without it and say so once."""
+        first = (str(exc).strip().splitlines() or [""])[0][:200]
+        self.compile_error = f"{type(exc).__name__}: {first}"
+        self.train_objective = self.eager_objective
+        if self.rt.is_main:
+            print(f"run.compile: torch.compile failed ({self.compile_error}); training goes on without it",
+                  file=sys.stderr, flush=True)
 
     def _validate_and_log(self) -> float | None:
         metrics = self.validate()
