@@ -104,6 +104,9 @@ class TrainConfig:
     # among ~40 but the one that carries the controls: at weight 1 a small model learns to keep it
     # and ignores the buttons for thousands of steps (docs/experiments.md).
     loss_weights: dict[str, float] = field(default_factory=lambda: {"char.action": 5.0})
+    # weight of the frames where a field changes (an action starts, x starts moving, an item
+    # appears) against the frames where it keeps its value; 1 = no emphasis (model.heads.LossConfig)
+    loss_event_weight: float = 1.0
     validation: ValidationConfig = field(default_factory=ValidationConfig)
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
     log: LogConfig = field(default_factory=LogConfig)

@@ -106,7 +106,7 @@ class Trainer:
         self.model = WorldModel(cfg.model).to(self.rt.device)
         if cfg.run.init_from and not resume:
             self._init_weights(cfg.run.init_from)
-        self.loss_config = LossConfig(weights=cfg.loss_weights)
+        self.loss_config = LossConfig(weights=cfg.loss_weights, event_weight=cfg.loss_event_weight)
         self.objective = Objective(self.model, self.loss_config)
         self.train_objective: torch.nn.Module = self.objective
         if self.rt.distributed:

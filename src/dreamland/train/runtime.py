@@ -84,7 +84,7 @@ def relaunch_with_allocator(choice: str, device: str) -> None:
     Returns when nothing needs to change; ConfigError when "tcmalloc" is not installed."""
     if choice == "system" or allocator() == "tcmalloc" or os.environ.get(_RELAUNCHED):
         return
-    if choice == "auto" and (device.startswith("cuda") or (device == "auto" and _cuda_available())):
+    if choice == "auto" and (device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())):
         return
     lib = find_tcmalloc()
     if lib is None:
@@ -97,10 +97,6 @@ def relaunch_with_allocator(choice: str, device: str) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os.execve(sys.executable, list(sys.orig_argv), env)
-
-
-def _cuda_available() -> bool:
-    return torch.cuda.is_available()
 
 
 def setup(device: str = "auto", threads: int = 0, amp: str = "auto") -> Runtime:
