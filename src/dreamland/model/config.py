@@ -9,10 +9,10 @@ Presets (parameter counts printed by `dreamland model info`; targets from the is
 
 | preset | layers | d_model | parameters |
 |--------|--------|---------|------------|
-| tiny   | 1      | 32      | 38,436 (tests)  |
-| small  | 2      | 256     | 1,234,658       |
-| medium | 4      | 384     | 4,791,694       |
-| large  | 6      | 512     | 14,589,226 (with a 512-wide MLP after each mixer) |
+| tiny   | 1      | 32      | 38,820 (tests)  |
+| small  | 2      | 256     | 1,237,730       |
+| medium | 4      | 384     | 4,796,302       |
+| large  | 6      | 512     | 14,595,370 (with a 512-wide MLP after each mixer) |
 """
 
 from __future__ import annotations
