@@ -220,3 +220,22 @@ def test_compiled_step_never_recompiles(real_window):
     finally:
         torch._dynamo.config.error_on_recompile = old
     assert stepper.mode == "inductor" and stepper.compile_error is None
+
+
+def test_controller_features_read_the_stick_relative_to_neutral_and_facing():
+    from dreamland.model.world import controller_features, n_controller_features
+
+    c = torch.full((2, 2, 17), 0.0)
+    c[..., :4] = 0.5  # both sticks neutral
+    c[0, 0, 0] = 0.0  # game 0, player 0: main stick fully left
+    c[1, 1, 2] = 1.0  # game 1, player 1: c-stick fully right
+    char_bin = torch.zeros(2, 4, 2)
+    char_bin[0, 0, 0] = 1.0  # game 0, player 0 faces right; everyone else faces left
+    f = controller_features(c, char_bin)
+    assert f.shape == (2, 2, n_controller_features())
+    assert torch.equal(f[..., :17], c)
+    distance, forward = f[..., 17:21], f[..., 21:23]
+    assert distance[0, 0].tolist() == [1.0, 0.0, 0.0, 0.0] and distance[1, 1].tolist() == [0.0, 0.0, 1.0, 0.0]
+    assert forward[0, 0].tolist() == [-1.0, 0.0]  # left while facing right: away from the facing
+    assert forward[1, 1].tolist() == [0.0, -1.0]  # right while facing left
+    assert distance[0, 1].abs().sum() == 0 and forward[0, 1].abs().sum() == 0  # neutral reads as nothing
