@@ -56,9 +56,10 @@ class Runtime:
             dist.destroy_process_group()
 
 
-# tcmalloc makes CPU training 1.6-2.3x faster than glibc's malloc (PyTorch frees and reallocates
-# the same large activation buffers every step; glibc returns them to the kernel and page-faults
-# them back). It must be loaded before anything allocates, hence LD_PRELOAD and a re-exec.
+# tcmalloc makes CPU training 1.6-2.2x faster than glibc's malloc at batch 256 (benchmarks/
+# bench_train.py: PyTorch frees and reallocates the same large activation buffers every step;
+# glibc hands them back to the kernel and page-faults them in again). It must be loaded before
+# anything allocates, hence LD_PRELOAD and a re-exec.
 TCMALLOC = "libtcmalloc_minimal.so.4"
 _TCMALLOC_DIRS = ("/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64", "/usr/lib",
                   "/usr/local/lib")
