@@ -20,8 +20,10 @@ import yaml
 T = TypeVar("T")
 
 
-class ConfigError(Exception):
-    """An unknown key, a wrong type, or an unreadable preset."""
+class ConfigError(ValueError):
+    """An unknown key, a wrong type, an invalid value or an unreadable preset: one line. The one
+    configuration error of the project (the model's config raises it too), so every command that
+    catches it turns any bad setting into a one-line error."""
 
 
 def _is_dataclass_type(tp: Any) -> bool:

@@ -53,6 +53,12 @@ def test_config_errors_before_anything_runs(small_store, tmp_path):
     assert proc.returncode == 2
     assert "data.batch_size: expected a whole number" in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "r").exists(), "nothing is written for a bad config"
+    # values the model's loss refuses are config errors too, not tracebacks
+    for bad in ("loss_event_weight=0", "loss_weights={char.nope: 2}"):
+        proc = cli("train", "--store", str(small_store.path), *TINY, "--run-dir", str(tmp_path / "r"), bad)
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr, (bad, proc.stderr)
+        assert len(proc.stderr.strip().splitlines()) == 1
+        assert not (tmp_path / "r").exists()
 
 
 def test_train_writes_run_dir_and_resumes_exactly_after_kill(small_store, tmp_path):

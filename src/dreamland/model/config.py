@@ -22,9 +22,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-
-class ConfigError(ValueError):
-    """A bad model configuration (unknown preset, unknown or invalid key). One-line message."""
+from dreamland.config import ConfigError  # the project's one configuration error
 
 
 @dataclass(frozen=True)
