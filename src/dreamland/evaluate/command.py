@@ -27,24 +27,10 @@ def _horizons(text: str) -> tuple[int, ...]:
     return hs
 
 
-def _count(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {v}")
-    return v
-
-
-def _positive(text: str) -> int:
-    from dreamland.cli import _positive_int  # the CLI's own validator, one definition
-
-    return _positive_int(text)
-
-
 def add_eval_parser(sub) -> argparse.ArgumentParser:
-    from dreamland.cli import _add_split_arguments
+    from dreamland.cli import _add_split_arguments, int_at_least
+
+    count, positive = int_at_least(0), int_at_least(1)
     from dreamland.evaluate.defaults import DEFAULT_CONTEXT, HORIZONS
 
     p = sub.add_parser(
@@ -72,27 +58,27 @@ def add_eval_parser(sub) -> argparse.ArgumentParser:
     _add_split_arguments(p)
     p.add_argument("--out", required=True, metavar="REPORT_DIR",
                    help="report folder (created; an earlier report there is replaced)")
-    p.add_argument("--context", type=_positive, default=None, metavar="K",
+    p.add_argument("--context", type=positive, default=None, metavar="K",
                    help=f"real frames that seed each rollout (default: the model's, else {DEFAULT_CONTEXT})")
-    p.add_argument("--starts", type=_positive, default=300, metavar="S",
+    p.add_argument("--starts", type=positive, default=300, metavar="S",
                    help="rollout starting points (default: 300)")
     p.add_argument("--horizons", type=_horizons, default=HORIZONS, metavar="H,H,...",
                    help="frames after the seed where figures are taken (default: 1,5,10,20,60,300)")
     p.add_argument("--seed", type=int, default=0, help="chooses the starts (default: 0)")
-    p.add_argument("--tolerance", type=_count, default=5, metavar="FRAMES",
+    p.add_argument("--tolerance", type=count, default=5, metavar="FRAMES",
                    help="how far apart a predicted and a real event may be to match (default: 5)")
-    p.add_argument("--teacher-forced", type=_count, default=4096, metavar="N",
+    p.add_argument("--teacher-forced", type=count, default=4096, metavar="N",
                    help="positions for the teacher-forced figures; 0 skips them (default: 4096)")
-    p.add_argument("--probe", type=_count, default=128, metavar="N",
+    p.add_argument("--probe", type=count, default=128, metavar="N",
                    help="positions for the controllability probe; 0 skips it (default: 128)")
-    p.add_argument("--trajectories", type=_count, default=4, metavar="N",
+    p.add_argument("--trajectories", type=count, default=4, metavar="N",
                    help="rollouts drawn over the stage in the report (default: 4)")
-    p.add_argument("--batch-size", type=_positive, default=64,
+    p.add_argument("--batch-size", type=positive, default=64,
                    help="rollouts stepped together (default: 64; larger batches were slower on CPUs)")
     p.add_argument("--device", default="cpu", help="torch device for the model (default: cpu)")
-    p.add_argument("--threads", type=_positive, default=None,
+    p.add_argument("--threads", type=positive, default=None,
                    help="torch CPU threads (default: torch's choice; 1 is often fastest for small batches)")
-    p.add_argument("--workers", type=_positive, default=None, help="replay parser processes for --replays")
+    p.add_argument("--workers", type=positive, default=None, help="replay parser processes for --replays")
     p.add_argument("--json", action="store_true",
                    help="print only the headline figures as one JSON object on stdout")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")

@@ -177,9 +177,6 @@ def read_config(path: str | os.PathLike) -> dict[str, Any]:
 def load(path: str | os.PathLike, device: str | torch.device = "cpu") -> Checkpoint:
     """(model in eval mode, its config, the `extra` dict) from a checkpoint folder, or a
     `CheckpointError`."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
     root = Path(path)
     doc = read_config(root)
     try:
@@ -187,14 +184,7 @@ def load(path: str | os.PathLike, device: str | torch.device = "cpu") -> Checkpo
     except (ConfigError, TypeError) as exc:
         raise CheckpointError(f"{root / CONFIG}: {exc}") from None
     weights = root / WEIGHTS
-    if not weights.is_file():
-        raise CheckpointError(f"{root}: {WEIGHTS} is missing")
-    if _sha256(weights) != doc["weights_sha256"]:
-        raise CheckpointError(f"{weights}: damaged (checksum differs from {CONFIG})")
-    try:
-        state = load_file(weights, device=str(device))
-    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
-        raise CheckpointError(f"{weights}: damaged ({exc})") from None
+    state = _read_checked(weights, doc["weights_sha256"], device)
     model = WorldModel(config)
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state))
@@ -219,17 +209,22 @@ def load(path: str | os.PathLike, device: str | torch.device = "cpu") -> Checkpo
 def load_tensors(path: str | os.PathLike, device: str | torch.device = "cpu") -> dict[str, Tensor]:
     """The extra tensors saved with a checkpoint ({} when there are none), checked like the
     weights."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
     root = Path(path)
     doc = read_config(root)
     if "tensors_sha256" not in doc:
         return {}
-    f = root / TENSORS
+    return _read_checked(root / TENSORS, doc["tensors_sha256"], device)
+
+
+def _read_checked(f: Path, sha256: str, device) -> dict[str, Tensor]:
+    """A safetensors file of a checkpoint, refused (one line) when missing or not the file whose
+    checksum config.json recorded."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
     if not f.is_file():
-        raise CheckpointError(f"{root}: {TENSORS} is missing")
-    if _sha256(f) != doc["tensors_sha256"]:
+        raise CheckpointError(f"{f.parent}: {f.name} is missing")
+    if _sha256(f) != sha256:
         raise CheckpointError(f"{f}: damaged (checksum differs from {CONFIG})")
     try:
         return load_file(f, device=str(device))

@@ -169,8 +169,24 @@ def _name_of_action(action: int, character: int) -> str:
     return A.action_name(action)
 
 
+class _FieldView:
+    """Every schema field of a player or item readable as an attribute (`p.percent`, `i.x`)."""
+
+    values: dict[str, float]
+
+    def __getattr__(self, name: str) -> Any:
+        values = self.__dict__.get("values")
+        if values is not None and name in values:
+            return values[name]
+        raise AttributeError(name)
+
+    @property
+    def position(self) -> tuple[float, float]:
+        return (self.values["x"], self.values["y"])
+
+
 @dataclass
-class PlayerState:
+class PlayerState(_FieldView):
     """One player (or Ice Climbers' Nana) of one game, every schema field by name in `values`."""
 
     index: int
@@ -180,16 +196,7 @@ class PlayerState:
     dead: bool = False  # KO'd, waiting to respawn (rules)
     follower: "PlayerState | None" = None
 
-    def __getattr__(self, name: str) -> Any:
-        values = self.__dict__.get("values")
-        if values is not None and name in values:
-            return values[name]
-        raise AttributeError(name)
-
-    # the usual names of libmelee's PlayerState
-    @property
-    def position(self) -> tuple[float, float]:
-        return (self.values["x"], self.values["y"])
+    # the usual names of libmelee's PlayerState (and `position`, from _FieldView)
 
     @property
     def action_id(self) -> int:
@@ -242,19 +249,9 @@ class PlayerState:
 
 
 @dataclass
-class ItemState:
+class ItemState(_FieldView):
     slot: int
     values: dict[str, float]
-
-    def __getattr__(self, name: str) -> Any:
-        values = self.__dict__.get("values")
-        if values is not None and name in values:
-            return values[name]
-        raise AttributeError(name)
-
-    @property
-    def position(self) -> tuple[float, float]:
-        return (self.values["x"], self.values["y"])
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"slot": self.slot}
