@@ -67,8 +67,8 @@ def normalize(frame: dict[str, Tensor]) -> dict[str, Tensor]:
 # its own K frames). One: the characters have just become actionable, as in a real game (at the
 # first actionable frame of the corpus' games, 543 of 694 players are still LANDING, median
 # state_age 5). A K-frame history of standing still is something no replay shows, and the shipped
-# model reads it as a player who is not playing: from it, a jump press started a jump in 1 of 8
-# stage/character pairs, from one frame in 7 of 8 (docs/default-model.md).
+# model reads it as a player who is not playing: from it, a jump press started a jump in 1 of 4
+# stage/character pairs, from one frame in 4 of 4 (benchmarks/controls_check.py).
 SPAWN_HISTORY = 1
 
 class BatchedCore:
