@@ -10,7 +10,9 @@
    stick centred). A model that reads the input gives the first far more than the second.
 2. How the replays themselves teach it: over the whole store, both players, the X/Y presses of a
    standing player by how long they had stood (state_age), beside the standing frames of each age.
-3. From the spawn points of `dreamland play`: for 4 stage/character pairs, 10 idle frames, then X
+3. How real games start: the actions and state_age of both players at each game's first
+   actionable frame (what `play.core.SPAWN_HISTORY` imitates).
+4. From the spawn points of `dreamland play`: for 4 stage/character pairs, 10 idle frames, then X
    held for 4 frames; does the character leave the ground (and rise 1 unit) within 8 frames?
    Run with a seed history of 1 frame (what `play` uses, `play.core.SPAWN_HISTORY`) and of K
    frames of standing still.
@@ -99,6 +101,24 @@ def jump_presses_by_stand_age(store) -> dict:
     return out
 
 
+def first_actionable(store) -> dict:
+    from collections import Counter
+
+    from dreamland.play.state import player_col
+    from dreamland.schema.actions import action_name
+
+    g, col = player_col("action")
+    ga, ca = player_col("state_age")
+    offsets = store.index["actionable_offset"].to_numpy()
+    actions, ages = Counter(), []
+    for game in range(len(store)):
+        i = int(store.start[game]) + max(0, int(offsets[game]))
+        for p in (0, 1):
+            actions[action_name(int(store[f"player_{g}"][i, p, col]))] += 1
+            ages.append(float(store[f"player_{ga}"][i, p, ca]))
+    return {"players": len(ages), "actions": dict(actions.most_common(3)), "median_state_age": float(np.median(ages))}
+
+
 def spawn_jumps(checkpoint, history: int) -> list[bool]:
     from dreamland.play import Controller, Session
     from dreamland.play import core
@@ -147,6 +167,7 @@ def main() -> None:
         "checkpoint": checkpoint,
         "real_presses": real_presses(stepper.model, store, store.games_in(args.split), k),
         "jump_presses_by_stand_age": jump_presses_by_stand_age(store),
+        "first_actionable": first_actionable(store),
         "spawn_jumps": {f"history {h}": spawn_jumps(checkpoint, h) for h in (1, k)},
     }
     if args.json:
@@ -159,6 +180,9 @@ def main() -> None:
     for ages, r in report["jump_presses_by_stand_age"].items():
         print(f"  replays: {r['presses']:5} X/Y presses in {r['standing_frames']:7} standing frames "
               f"after standing {ages} frames")
+    first = report["first_actionable"]
+    print(f"  replays: at the first actionable frame, {first['players']} players: {first['actions']}, "
+          f"median state_age {first['median_state_age']:.0f}")
     for label, jumps in report["spawn_jumps"].items():
         print(f"  from the spawn points, seed {label:<11}: jumped in {sum(jumps)} of {len(jumps)} "
               f"stage/character pairs")

@@ -41,7 +41,8 @@ def controller_features(controllers: Tensor, char_bin: Tensor) -> Tensor:
     of each stick toward the way the player faces. Melee acts on those: a standing character
     dashes or turns when the stick leaves neutral either way, which of the two by the facing. From
     the raw values that takes an absolute value and a product, which a small model had not learned
-    after 6,500 steps (the stick moved its predicted action by under 1%; docs/default-model.md)."""
+    after 6,000 steps (on real stick presses, 0.056 for the game's next action with the stick
+    pushed, 0.055 with it centred: benchmarks/controls_check.py, docs/default-model.md)."""
     deflection = controllers[..., :_STICK_AXES] * 2 - 1
     facing = char_bin[..., :2, _FACING].to(controllers.dtype) * 2 - 1  # the two leaders, -1 left / 1 right
     forward = deflection[..., 0::2] * facing.unsqueeze(-1)  # main x and c x

@@ -68,7 +68,7 @@ def normalize(frame: dict[str, Tensor]) -> dict[str, Tensor]:
 # first actionable frame of the corpus' games, 543 of 694 players are still LANDING, median
 # state_age 5). A K-frame history of standing still is something no replay shows, and the shipped
 # model reads it as a player who is not playing: from it, a jump press started a jump in 1 of 4
-# stage/character pairs, from one frame in 4 of 4 (benchmarks/controls_check.py).
+# stage/character pairs, from one frame in 4 of 4 (every figure: benchmarks/controls_check.py).
 SPAWN_HISTORY = 1
 
 class BatchedCore:
