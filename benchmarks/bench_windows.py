@@ -4,7 +4,9 @@
     python benchmarks/bench_windows.py --replays ../shared/replays   # ingests and packs first
 
 One process, one thread of numpy work. The floor is the least any loader must do: one numpy
-fancy-index gather of every array of the store at the same window positions. The figure that
+fancy-index gather of every array of the store at the same window positions, into new arrays.
+The loader refills the arrays of batches that nobody holds any more (data/windows.py); the
+"fresh arrays" row switches that off. The figure that
 matters is frames per second delivered as training batches (batch x (K+1) frames per batch).
 Also printed: the store's bytes per frame and resident memory while iterating.
 """
@@ -80,8 +82,10 @@ def main() -> None:
     rss0 = anon()
     frames_per_batch = args.batch * (args.context + 1)
     results = {}
-    for label, aug in (("windows", Augment()), ("windows+augment", Augment(True, True))):
+    for label, aug, reuse in (("windows", Augment(), True), ("windows+augment", Augment(True, True), True),
+                              ("windows, fresh arrays", Augment(), False)):
         sampler = WindowSampler(store, games, args.context, args.batch, seed=0, augment=aug)
+        sampler.gather.reuse = reuse
         n, t0, peak = 0, time.perf_counter(), 0
         epoch = 0
         while n < args.batches:
@@ -113,6 +117,7 @@ def main() -> None:
         "batch": args.batch,
         "frames_per_s": results["windows"]["frames_per_s"],
         "frames_per_s_augmented": results["windows+augment"]["frames_per_s"],
+        "frames_per_s_fresh_arrays": results["windows, fresh arrays"]["frames_per_s"],
         "numpy_floor_frames_per_s": floor,
         "ratio_to_floor": floor / results["windows"]["frames_per_s"],
         "bytes_per_frame": size / store.frames,
@@ -128,6 +133,8 @@ def main() -> None:
         print(f"batches of {args.batch} x (K+1 = {args.context + 1}) frames, one process")
         print(f"  windows               {report['frames_per_s'] / 1e6:6.2f} M frames/s (target >= 1)")
         print(f"  windows + augment     {report['frames_per_s_augmented'] / 1e6:6.2f} M frames/s")
+        print(f"  windows, fresh arrays {report['frames_per_s_fresh_arrays'] / 1e6:6.2f} M frames/s "
+              "(reuse off: a new set of arrays per batch)")
         print(f"  numpy gather (floor)  {floor / 1e6:6.2f} M frames/s")
         print(f"  ratio floor / windows {report['ratio_to_floor']:6.2f} x   (target <= 1.5)")
         print(f"  anonymous memory      {report['rss_before_mb']:.0f} MB before, "

@@ -14,6 +14,7 @@ is one fancy-index per array; normalisation happens later, on the training devic
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -48,15 +49,42 @@ def _binary_columns(groups) -> dict[str, np.ndarray]:
     return {g.name: np.array([f.kind is Kind.BINARY for f in g.fields], bool) for g in groups}
 
 
-class Gather:
-    """Turns window start positions into a batch."""
+class _Buffers:
+    """The arrays of one batch, filled again for a later batch once nothing outside holds them.
 
-    def __init__(self, store: Store, window: int, item_slots: int = MAX_ITEM_SLOTS):
+    Fresh arrays cost a page fault and the kernel's zeroing of every page on every batch, about
+    half the time of a gather at batch 256 (benchmarks/bench_windows.py); reused ones only need
+    the item cells and follower rows of their last batch cleared. Whether anything outside still
+    holds an array (the batch dict, a view, a tensor made by torch.from_numpy) is read from its
+    reference count, so a caller that keeps a batch keeps it intact."""
+
+    def __init__(self, arrays: dict[str, np.ndarray]):
+        self.arrays = arrays
+        self.item_cells = np.zeros(0, np.int64)  # cells filled last time: (window*T + t)*S + slot
+        self.follower_rows = np.zeros(0, np.int64)  # windows that had a follower last time
+        self._idle = self._refs()
+
+    def _refs(self) -> list[int]:
+        return [sys.getrefcount(a) for a in self.arrays.values()]
+
+    def idle(self) -> bool:
+        return self._refs() == self._idle
+
+
+class Gather:
+    """Turns window start positions into a batch. It reuses the arrays of a batch that nothing
+    holds any more (`_Buffers`); `reuse=False` gives fresh arrays every call."""
+
+    POOL = 4  # reusable batches kept: the one being used, one held by a loop variable, spares
+
+    def __init__(self, store: Store, window: int, item_slots: int = MAX_ITEM_SLOTS, reuse: bool = True):
         if not 1 <= item_slots <= MAX_ITEM_SLOTS:
             raise StoreError(f"item slots must be 1..{MAX_ITEM_SLOTS}, got {item_slots}")
         self.store = store
         self.window = window
         self.item_slots = item_slots
+        self.reuse = reuse
+        self.pool: list[_Buffers] = []
         self.offsets = np.arange(window)
         self.game_of_frame_start = store.start
         self.follower_start = np.array(store.index["follower_start"].to_pylist(), np.int64).reshape(-1, 2)
@@ -66,64 +94,85 @@ class Gather:
     def __call__(self, starts: np.ndarray, games: np.ndarray) -> Batch:
         s = self.store
         idx = starts[:, None] + self.offsets  # (B, T)
-        out: Batch = {}
-        for g in layout.PLAYER_GROUPS:
-            out[f"player_{g.name}"] = s[f"player_{g.name}"][idx]
-        out["player_exists"] = s["player_exists"][idx]
-        for g in layout.CONTROLLER_GROUPS:
-            out[f"controller_{g.name}"] = s[f"controller_{g.name}"][idx]
-        self._followers(out, idx, games)
-        self._items(out, idx)
-        out["frame_id"] = s["frame_id"][idx]
-        out["stage"] = self.stage[games]
-        out["characters"] = self.characters[games]
-        out["game"] = games.astype(np.int32)
-        return out
+        buf = self._buffers(len(starts))
+        out = buf.arrays
+        for name in self._frame_arrays():
+            np.take(s[name], idx, axis=0, out=out[name], mode="clip")  # clip: unbuffered, idx is valid
+        np.take(self.stage, games, out=out["stage"])
+        np.take(self.characters, games, axis=0, out=out["characters"])
+        out["game"][:] = games
+        self._followers(buf, idx, games)
+        self._items(buf, idx)
+        return dict(out)
 
-    def _followers(self, out: Batch, idx: np.ndarray, games: np.ndarray) -> None:
-        """Nana, for the windows whose player is Ice Climbers; zeros (not existing) otherwise."""
-        s = self.store
-        b, t = idx.shape
+    @staticmethod
+    def _frame_arrays() -> list[str]:
+        return ([f"player_{g.name}" for g in layout.PLAYER_GROUPS] + ["player_exists"]
+                + [f"controller_{g.name}" for g in layout.CONTROLLER_GROUPS] + ["frame_id"])
+
+    def _buffers(self, b: int) -> _Buffers:
+        t = self.window
+        if self.reuse:
+            for buf in self.pool:
+                if buf.arrays["game"].shape[0] == b and buf.idle():
+                    return buf
+        s, slots = self.store, self.item_slots
+        arrays = {name: np.empty((b, t, *s[name].shape[1:]), s[name].dtype) for name in self._frame_arrays()}
         for g in layout.PLAYER_GROUPS:
-            out[f"follower_{g.name}"] = np.zeros((b, t, 2, len(g.fields)), g.dtype)
-        out["follower_exists"] = np.zeros((b, t, 2), np.uint8)
+            arrays[f"follower_{g.name}"] = np.zeros((b, t, 2, len(g.fields)), g.dtype)
+        arrays["follower_exists"] = np.zeros((b, t, 2), np.uint8)
+        for g in layout.ITEM_GROUPS:
+            arrays[f"item_{g.name}"] = np.zeros((b, t, slots, len(g.fields)), g.dtype)
+        arrays["item_exists"] = np.zeros((b, t, slots), np.uint8)
+        arrays["stage"] = np.empty(b, np.int16)
+        arrays["characters"] = np.empty((b, 2), np.uint8)
+        arrays["game"] = np.empty(b, np.int32)
+        buf = _Buffers(arrays)
+        if self.reuse and len(self.pool) < self.POOL:
+            self.pool.append(buf)
+        return buf
+
+    def _followers(self, buf: _Buffers, idx: np.ndarray, games: np.ndarray) -> None:
+        """Nana, for the windows whose player is Ice Climbers; zeros (not existing) otherwise."""
+        s, out = self.store, buf.arrays
+        names = [f"follower_{g.name}" for g in layout.PLAYER_GROUPS] + ["follower_exists"]
+        for name in names:
+            out[name][buf.follower_rows] = 0
+        buf.follower_rows = np.flatnonzero((self.follower_start[games] >= 0).any(axis=1))
         for slot in (0, 1):
             fstart = self.follower_start[games, slot]
             rows = np.flatnonzero(fstart >= 0)
             if not len(rows):
                 continue
             fidx = fstart[rows, None] + (idx[rows] - self.game_of_frame_start[games[rows], None])
-            for g in layout.PLAYER_GROUPS:
-                out[f"follower_{g.name}"][rows, :, slot] = s[f"follower_{g.name}"][fidx]
-            out["follower_exists"][rows, :, slot] = s["follower_exists"][fidx]
+            for name in names:
+                out[name][rows, :, slot] = s[name][fidx]
 
-    def _items(self, out: Batch, idx: np.ndarray) -> None:
+    def _items(self, buf: _Buffers, idx: np.ndarray) -> None:
         """Scatter the windows' item records into their slots: (B, T, S, F), zeros where empty."""
         s = self.store
-        b, t = idx.shape
         n_slots = self.item_slots
         flat = idx.reshape(-1)
+        dense = {g.name: buf.arrays[f"item_{g.name}"].reshape(-1, len(g.fields)) for g in layout.ITEM_GROUPS}
+        exists = buf.arrays["item_exists"].reshape(-1)
+        for arr in (*dense.values(), exists):
+            arr[buf.item_cells] = 0
         first = s["item_start"][flat]
         counts = s["item_start"][flat + 1] - first
         total = int(counts.sum())
-        dense = {g.name: np.zeros((b * t * n_slots, len(g.fields)), g.dtype) for g in layout.ITEM_GROUPS}
-        exists = np.zeros(b * t * n_slots, np.uint8)
-        if total:
-            # record r of the batch belongs to frame frame_of[r] and sits at rec[r] in the store
-            before = np.cumsum(counts) - counts
-            rec = np.arange(total) + np.repeat(first - before, counts)
-            frame_of = np.repeat(np.arange(b * t), counts)
-            slot = s["item_slot"][rec].astype(np.int64)
-            keep = slot < n_slots
-            if not keep.all():
-                rec, frame_of, slot = rec[keep], frame_of[keep], slot[keep]
-            cell = frame_of * n_slots + slot
-            for g in layout.ITEM_GROUPS:
-                dense[g.name][cell] = s[f"item_{g.name}"][rec]
-            exists[cell] = 1
+        # record r of the batch belongs to frame frame_of[r] and sits at rec[r] in the store
+        before = np.cumsum(counts) - counts
+        rec = np.arange(total) + np.repeat(first - before, counts)
+        frame_of = np.repeat(np.arange(len(flat)), counts)
+        slot = s["item_slot"][rec].astype(np.int64)
+        keep = slot < n_slots
+        if not keep.all():
+            rec, frame_of, slot = rec[keep], frame_of[keep], slot[keep]
+        cell = frame_of * n_slots + slot
         for g in layout.ITEM_GROUPS:
-            out[f"item_{g.name}"] = dense[g.name].reshape(b, t, n_slots, len(g.fields))
-        out["item_exists"] = exists.reshape(b, t, n_slots)
+            dense[g.name][cell] = s[f"item_{g.name}"][rec]
+        exists[cell] = 1
+        buf.item_cells = cell
 
 
 _PLAYER_MIRROR = _mirror_columns(layout.PLAYER_GROUPS)
@@ -135,15 +184,19 @@ _PLAYER_PORT = _port_columns(layout.PLAYER_GROUPS)
 _ITEM_PORT = _port_columns(layout.ITEM_GROUPS)
 
 
-def _negate(arr: np.ndarray, rows: np.ndarray, cols: np.ndarray, binary: np.ndarray) -> None:
-    """Mirror columns of the selected windows in place: negate reals, toggle binary flags."""
+def _negate(arr: np.ndarray, rows: np.ndarray, cols: np.ndarray, binary: np.ndarray,
+            exists: np.ndarray | None = None) -> None:
+    """Mirror columns of the selected windows in place: negate reals, toggle binary flags. Where
+    `exists` (of the selected windows) is false, the entry stays all-zero."""
     for c in np.flatnonzero(cols):
         view = arr[rows, ..., c]
-        arr[rows, ..., c] = (1 - view) if binary[c] else -view
+        flipped = (1 - view) if binary[c] else -view
+        arr[rows, ..., c] = flipped if exists is None else np.where(exists, flipped, 0)
 
 
 def augment(batch: Batch, aug: Augment, rng: np.random.Generator) -> Batch:
-    """Swap the players' roles and/or mirror the stage left-right, per window, in place."""
+    """Swap the players' roles and/or mirror the stage left-right, per window, in place. A follower
+    or item slot that does not exist stays all-zero, as the gather leaves it."""
     b = batch["stage"].shape[0]
     if aug.swap_players:
         rows = np.flatnonzero(rng.random(b) < 0.5)
@@ -154,23 +207,23 @@ def augment(batch: Batch, aug: Augment, rng: np.random.Generator) -> Batch:
             batch["characters"][rows] = batch["characters"][rows][:, ::-1]
             for prefix, ports in (("player_", _PLAYER_PORT), ("follower_", _PLAYER_PORT),
                                   ("item_", _ITEM_PORT)):
+                exists = batch[prefix + "exists"][rows] > 0
                 for name, cols in ports.items():
                     for c in np.flatnonzero(cols):
                         v = batch[prefix + name][rows, ..., c]
-                        batch[prefix + name][rows, ..., c] = np.where(v < 2, 1 - v, v)
+                        batch[prefix + name][rows, ..., c] = np.where(exists & (v < 2), 1 - v, v)
     if aug.mirror:
         rows = np.flatnonzero(rng.random(b) < 0.5)
         if len(rows):
+            follower_exists = batch["follower_exists"][rows] > 0
             for g, cols in _PLAYER_MIRROR.items():
-                for prefix in ("player_", "follower_"):
-                    _negate(batch[prefix + g], rows, cols, _PLAYER_BINARY[g])
+                _negate(batch["player_" + g], rows, cols, _PLAYER_BINARY[g])
+                _negate(batch["follower_" + g], rows, cols, _PLAYER_BINARY[g], follower_exists)
             for g, cols in _CONTROLLER_MIRROR.items():
                 _negate(batch["controller_" + g], rows, cols, np.zeros_like(cols))
+            item_exists = batch["item_exists"][rows] > 0
             for g, cols in _ITEM_MIRROR.items():
-                arr = batch["item_" + g]
-                exists = batch["item_exists"][rows][..., None].astype(arr.dtype)
-                _negate(arr, rows, cols, _ITEM_BINARY[g])
-                arr[rows] = arr[rows] * exists  # empty slots stay all-zero
+                _negate(batch["item_" + g], rows, cols, _ITEM_BINARY[g], item_exists)
     return batch
 
 
@@ -261,5 +314,5 @@ def whole_game(store: Store, game: int, include_pregame: bool = True,
     """One game, every frame in order, as a batch of one window (for evaluation)."""
     start, length = int(store.start[game]), int(store.length[game])
     skip = 0 if include_pregame else max(0, int(store.index["actionable_offset"][game].as_py()))
-    gather = Gather(store, length - skip, item_slots)
+    gather = Gather(store, length - skip, item_slots, reuse=False)
     return gather(np.array([start + skip]), np.array([game]))
