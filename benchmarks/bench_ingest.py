@@ -4,7 +4,8 @@
 
 Input: the full games of the test corpus (peppi reads them and they have at least 3,600 distinct
 frames: 42 files). One worker, so the figure is per core. Baseline: `peppi_py.read_slippi(path)`
-on the same files in the same run (what every peppi-based pipeline pays at least). Peak memory is
+on the same files in the same run (what every peppi-based pipeline pays at least). Also timed: the
+Parquet write alone of the same games' tables, so the floor of read + write is visible. Peak memory is
 measured in fresh processes for half and for all of the games: it must not grow with the count.
 """
 
@@ -41,6 +42,24 @@ def bare_read(files: list[Path]) -> float:
     t0 = time.perf_counter()
     for f in files:
         peppi_py.read_slippi(str(f))
+    return time.perf_counter() - t0
+
+
+def parquet_write(files: list[Path], out: Path) -> float:
+    """Seconds to write the parsed tables of `files` as ingest does (same function, same batches of
+    CHUNK_GAMES), with no parsing, hashing or bookkeeping: what the Parquet encoding alone costs."""
+    import pyarrow as pa
+
+    from dreamland.replay.ingest import CHUNK_GAMES, _write_parquet
+    from dreamland.replay.parse import parse_game
+
+    parsed = [parse_game(str(f), f"{i:064d}") for i, f in enumerate(files)]
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    for i in range(0, len(parsed), CHUNK_GAMES):
+        chunk = parsed[i:i + CHUNK_GAMES]
+        _write_parquet(pa.concat_tables([g.players for g in chunk]), out / f"players-{i}.parquet")
+        _write_parquet(pa.concat_tables([g.items for g in chunk]), out / f"items-{i}.parquet")
     return time.perf_counter() - t0
 
 
@@ -103,6 +122,8 @@ def main() -> None:
             seconds, summary = ours(files, out)
             size = sum(p.stat().st_size for p in (out / "parts").rglob("*.parquet"))
             best = seconds if best is None else min(best, seconds)
+    with tempfile.TemporaryDirectory() as tmp:
+        write = min(parquet_write(files, Path(tmp) / str(i)) for i in range(args.repeat))
     frames = summary["frames"]
     half = max(1, len(files) // 2)
     result = {
@@ -111,6 +132,8 @@ def main() -> None:
         "ingest_ms_per_game": 1000 * best / len(files),
         "bare_read_ms_per_game": 1000 * bare / len(files),
         "ratio_to_bare_read": best / bare,
+        "parquet_write_ms_per_game": 1000 * write / len(files),
+        "floor_ratio_read_plus_write": (bare + write) / bare,
         "frames_per_s": frames / best,
         "bytes_per_frame": size / frames,
         "dataset_bytes": size,
@@ -127,6 +150,8 @@ def main() -> None:
           f"{result['frames_per_s'] / 1e6:6.2f} M frames/s")
     print(f"  bare peppi read      {result['bare_read_ms_per_game']:8.1f} ms/game")
     print(f"  ratio to bare read   {result['ratio_to_bare_read']:8.2f} x   (target <= 2)")
+    print(f"  Parquet write alone  {result['parquet_write_ms_per_game']:8.1f} ms/game  "
+          f"(bare read + write: {result['floor_ratio_read_plus_write']:.2f} x the bare read)")
     print(f"  on disk              {result['bytes_per_frame']:8.1f} bytes/frame (target <= 40)")
     for k, v in result.items():
         if k.startswith(("peak", "bare_read_peak")):

@@ -123,6 +123,22 @@ def test_self_forcing_runs_and_logs_unrolls(small_store, tmp_path):
     assert unrolls and all(u == 3 for u in unrolls)
 
 
+def test_bf16_autocast_path_trains_with_self_forcing(small_store, tmp_path):
+    """The CUDA recipe's mixed precision (bf16 autocast), run on the CPU: the teacher-forced forward
+    and the self-forcing unroll both run under autocast, losses stay finite, weights stay float32."""
+    import math
+
+    run = tmp_path / "bf16"
+    proc = cli("train", "--store", str(small_store.path), *TINY, "--preset", "self-forcing",
+               "self_forcing.start_step=0", "self_forcing.share_start=1.0", "self_forcing.share_end=1.0",
+               "run.amp=bf16", "--run-dir", str(run), "--max-steps", "6", "-q", *COMMON)
+    assert proc.returncode == 0, proc.stderr
+    lines = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    losses = [x["train/loss"] for x in lines if "train/loss" in x]
+    assert losses and all(math.isfinite(v) for v in losses)
+    assert {str(t.dtype) for t in weights(run).values()} == {"torch.float32"}
+
+
 def test_cpu_training_preloads_tcmalloc_unless_told_not_to(small_store, tmp_path):
     from dreamland.train.runtime import find_tcmalloc
 
