@@ -8,8 +8,8 @@ see different windows and none twice. Everything follows from (seed, epoch): a r
 the same epoch and skips the batches it has already consumed.
 
 A batch is a dict of numpy arrays in the store's dtypes (game units), shaped (B, T, ...). Gathering
-is one fancy-index per array; normalisation happens later, on the training device
-(`data.encoding`).
+is one `np.take` per array into the arrays of an earlier batch that nobody holds any more
+(`_Buffers`); normalisation happens later, on the training device (`data.encoding`).
 """
 
 from __future__ import annotations
