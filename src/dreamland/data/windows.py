@@ -52,8 +52,9 @@ def _binary_columns(groups) -> dict[str, np.ndarray]:
 class _Buffers:
     """The arrays of one batch, filled again for a later batch once nothing outside holds them.
 
-    Fresh arrays cost a page fault and the kernel's zeroing of every page on every batch, about
-    half the time of a gather at batch 256 (benchmarks/bench_windows.py); reused ones only need
+    Fresh arrays cost a page fault and the kernel's zeroing of every page whenever the allocator
+    maps new memory for them, up to half the time of a gather at batch 256, and how often it does
+    depends on what else the process allocated (benchmarks/bench_windows.py); reused ones only need
     the item cells and follower rows of their last batch cleared. Whether anything outside still
     holds an array (the batch dict, a view, a tensor made by torch.from_numpy) is read from its
     reference count, so a caller that keeps a batch keeps it intact."""
