@@ -176,3 +176,15 @@ def test_a_batch_that_is_held_is_never_refilled(small_store):
         next(it)
     assert _same_bytes(kept, kept_copy)
     assert torch.equal(tensor, tensor_copy)
+
+
+def test_augmentation_leaves_missing_followers_and_empty_item_slots_all_zero(small_store):
+    """What does not exist reads as zeros, swapped or mirrored or not (as in play and evaluation)."""
+    aug = Augment(swap_players=True, mirror=True)
+    s = WindowSampler(small_store, all_games(small_store), 30, 64, seed=6, augment=aug)
+    for b in s.batches(0):
+        for prefix, groups in (("follower_", layout.PLAYER_GROUPS), ("item_", layout.ITEM_GROUPS)):
+            missing = b[prefix + "exists"] == 0
+            assert missing.any()
+            for g in groups:
+                assert not b[prefix + g.name][missing].any(), f"{prefix}{g.name} of a missing entry"
