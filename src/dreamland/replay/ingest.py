@@ -118,7 +118,7 @@ def _init_worker(ctx: dict) -> None:
 
 
 def _sha256_file(path: str) -> str:
-    with open(path, "rb") as fh:  # file_digest hashes the file's own buffer: no copy per chunk
+    with open(path, "rb") as fh:  # file_digest reads into one reused buffer, not a new one per chunk
         return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
