@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--minutes", type=float, default=10.0)
     ap.add_argument("--stepper", default=None, help="a checkpoint folder or 'toy' (default: the shipped model)")
     ap.add_argument("--preset", default=None, help="an untrained model of this preset instead (e.g. large)")
-    ap.add_argument("--compile", default="", choices=("", "aot", "inductor"), help="compile the model's step")
+    ap.add_argument("--compile", default="", choices=("", "aot", "aot-tuned", "inductor"), help="compile the model's step")
     ap.add_argument("--dtype", default=None, choices=("float16", "bfloat16"), help="half-precision weights")
     ap.add_argument("--bots", default="chase,random")
     ap.add_argument("--stage", default="battlefield")

@@ -222,6 +222,43 @@ def test_compiled_step_never_recompiles(real_window):
     assert stepper.mode == "inductor" and stepper.compile_error is None
 
 
+def test_aot_tuned_step_computes_the_eager_step(real_window):
+    """The fastest CPU path (a native library built by AOTInductor with max-autotune, which swaps
+    in its own matrix kernels) must compute what the eager step computes, closed loop on real
+    frames and controllers: the same discrete values, continuous ones within float32 noise. It
+    compiles C++ (about a minute for the tiny preset); without a compiler the step must fall back
+    and say why."""
+    import shutil
+
+    from torch.utils._pytree import tree_map
+
+    model = make_tiny(6)
+    enc = encode(real_window)
+    with torch.no_grad():
+        state0, _ = seed(model, {k: (v if k in ("stage", "characters", "game") else v[:, :5])
+                                 for k, v in real_window.items()})
+    runs = {}
+    for mode in (False, "aot-tuned"):
+        stepper = Stepper(model, compile=mode)
+        state, frame, frames = tree_map(torch.clone, state0), frame_at(real_window, 4), []
+        for t in range(5, 13):
+            state, frame = stepper(state, frame, enc["controller"][:, t])
+            frames.append(frame)
+        runs[mode] = (stepper, frames)
+    tuned = runs["aot-tuned"][0]
+    if shutil.which("c++") or shutil.which("g++"):
+        assert tuned.mode == "aot-tuned" and tuned.compile_error is None, tuned.compile_error
+    else:
+        assert tuned.compile_error and tuned.compile_error.startswith("aot-tuned")
+    for a, b in zip(runs[False][1], runs["aot-tuned"][1]):
+        assert a.keys() == b.keys()
+        for k in a:
+            if a[k].is_floating_point():
+                torch.testing.assert_close(b[k], a[k], rtol=1e-4, atol=1e-3, msg=k)
+            else:
+                assert torch.equal(a[k], b[k]), k
+
+
 def test_controller_features_read_the_stick_relative_to_neutral_and_facing():
     from dreamland.model.world import controller_features, n_controller_features
 

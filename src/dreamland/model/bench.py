@@ -21,7 +21,7 @@ import torch
 from dreamland.data import layout
 from dreamland.data.encoding import encode, encode_controller
 from dreamland.model.config import PRESETS, ModelConfig, preset as get_preset
-from dreamland.model.step import STATE_KEYS, Stepper, blank_state, decode_state
+from dreamland.model.step import COMPILE_MODES, STATE_KEYS, Stepper, blank_state, decode_state
 from dreamland.model.world import WorldModel, count_parameters
 from dreamland.schema.stages import FINAL_DESTINATION
 
@@ -160,14 +160,15 @@ def bench_step(
     """Time the step; see the module docstring. Returns a JSON-able dict with at least `p50_ms`,
     `p99_ms` (batch 1, the fastest mode that worked) and `params`, plus every measurement in
     `results`, the window re-encoding in `window`, `speedup` (window p50 / step p50 at the first
-    batch size) and `compile_errors`. Modes: "eager", "aot" (torch.export + AOTInductor) and
-    "inductor" (torch.compile); `compiled=False` runs eager only. `dtype` "float16"/"bfloat16"
+    batch size) and `compile_errors`. Modes: "eager", "aot" (torch.export + AOTInductor),
+    "aot-tuned" (the same with max-autotune) and "inductor" (torch.compile); `compiled=False`
+    runs eager only. `dtype` "float16"/"bfloat16"
     runs the weights in half precision (the recurrent state and the game state stay float32)."""
     old_threads = torch.get_num_threads()
     torch.set_num_threads(threads)
     torch.set_flush_denormal(True)
     torch.manual_seed(seed)
-    modes = tuple(modes) if modes else (("eager", "aot", "inductor") if compiled else ("eager",))
+    modes = tuple(modes) if modes else (COMPILE_MODES if compiled else ("eager",))
     try:
         cfg = get_preset(preset) if isinstance(preset, str) else preset
         model = WorldModel(cfg).eval()

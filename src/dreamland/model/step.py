@@ -23,7 +23,7 @@ teacher-forced window.
 from __future__ import annotations
 
 import threading
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 from torch import Tensor
@@ -175,6 +175,10 @@ class _StepModule(torch.nn.Module):
         return step(self.model, state, game, controllers)
 
 
+# How Stepper may compile the step, from none to the most work at build time (see Stepper).
+COMPILE_MODES = ("eager", "aot", "aot-tuned", "inductor")
+
+
 class Stepper:
     """`step` bound to a model, for rollouts, play and environments: no autograd graph is ever
     built (`torch.no_grad`), inputs are normalised to fixed keys, dtypes and contiguous layouts
@@ -185,10 +189,15 @@ class Stepper:
     * `compile="aot"` (or True): `torch.export` + AOTInductor, one native library per batch size,
       built on first use (tens of seconds for the large preset): no Python or guard overhead per
       call, the fastest on a CPU;
+    * `compile="aot-tuned"`: the same, built with inductor's max-autotune: each matrix product is
+      timed at build time between ATen and inductor's own C++ GEMM kernels (on a CPU), and the
+      faster one is kept. About 3x the build time and, for the large preset in float16 at batch
+      1, about a third off the step (docs/model.md);
     * `compile="inductor"`: `torch.compile` (weights frozen into the graph, guards on the
       modules skipped).
     The weights become constants of a compiled step: build a new Stepper after changing them.
-    A compiler failure falls back (aot -> inductor -> eager) and is recorded in `compile_error`.
+    A compiler failure falls back (aot-tuned -> aot -> inductor -> eager) and is recorded in
+    `compile_error`.
 
         stepper = Stepper(model, compile=True)
         state = stepper.initial_state(batch)           # or seed(model, window)
@@ -211,8 +220,9 @@ class Stepper:
             model = model.inference_copy(dtype)
         self.model = model.eval()
         mode = "aot" if compile is True else (compile or "eager")
-        if mode not in ("eager", "aot", "inductor"):
-            raise ValueError(f"compile must be False, True, 'aot' or 'inductor', got {compile!r}")
+        if mode not in COMPILE_MODES:
+            choices = ", ".join(COMPILE_MODES[1:])
+            raise ValueError(f"compile must be False, True or one of {choices}, got {compile!r}")
         self.mode = mode
         self.compile_error: str | None = None
         self._lock = threading.Lock()
@@ -230,13 +240,13 @@ class Stepper:
         self.mode = fallback
 
     def _function(self, batch: int) -> Callable:
-        if self.mode == "aot":
+        if self.mode in ("aot", "aot-tuned"):
             fn = self._aot.get(batch)
             if fn is None:
                 try:
-                    fn = self._aot[batch] = self._build_aot(batch)
+                    fn = self._aot[batch] = self._build_aot(batch, tuned=self.mode == "aot-tuned")
                 except Exception as exc:  # noqa: BLE001 - any toolchain failure: fall back
-                    self._fail(exc, "inductor")
+                    self._fail(exc, "aot" if self.mode == "aot-tuned" else "inductor")
                     return self._function(batch)
             return fn
         if self.mode == "inductor":
@@ -253,7 +263,7 @@ class Stepper:
             return self._inductor
         return self._eager
 
-    def _build_aot(self, batch: int) -> Callable:
+    def _build_aot(self, batch: int, tuned: bool = False) -> Callable:
         import tempfile
         from pathlib import Path
 
@@ -265,8 +275,13 @@ class Stepper:
             if self._tmp is None:
                 self._tmp = tempfile.TemporaryDirectory(prefix="dreamland-step-")
             path = Path(self._tmp.name) / f"step_b{batch}.pt2"
+            configs: dict[str, Any] = {"freezing": True}
+            if tuned:
+                configs["max_autotune"] = True
+                if dev.type == "cpu":  # inductor's C++ GEMM templates; on CUDA the default (Triton)
+                    configs["max_autotune_gemm_backends"] = "CPP,ATEN"
             pkg = torch._inductor.aoti_compile_and_package(
-                exported, package_path=str(path), inductor_configs={"freezing": True}
+                exported, package_path=str(path), inductor_configs=configs
             )
             return torch._inductor.aoti_load_package(pkg)
 
