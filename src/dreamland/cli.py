@@ -8,6 +8,7 @@ import os
 import sys
 
 from dreamland import __version__
+from dreamland.model.config import COMPILE_MODES, WEIGHT_DTYPES
 
 
 class UserError(Exception):
@@ -234,6 +235,8 @@ def _cmd_play(args: argparse.Namespace) -> int:
             args.checkpoint, host=args.host, port=args.port, stage=args.stage,
             characters=tuple(args.characters), slots=tuple(args.slots), replay=args.replay,
             open_browser=not args.no_browser,
+            compile=False if args.compile == "eager" else args.compile,
+            dtype=None if args.dtype == "float32" else args.dtype,
         ) or 0
     except CheckpointError as exc:
         raise UserError(str(exc)) from None
@@ -396,6 +399,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="keyboard, gamepad, idle, random, chase, or replay (default: two chase bots; switch a slot to keyboard or gamepad on the page)")
     p.add_argument("--replay", help="a .slp to start from, or to feed the replay bot")
     p.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    p.add_argument("--compile", choices=COMPILE_MODES, default="eager",
+                   help="how the model's step runs (default: eager, enough for the small preset); "
+                   "aot-tuned builds a native step before the game starts (about a minute) and, with "
+                   "--dtype float16, steps the large preset in under 2 ms on two cores (docs/model.md)")
+    p.add_argument("--dtype", choices=WEIGHT_DTYPES, default="float32",
+                   help="precision of the model's weights while playing (default: float32)")
     p.set_defaults(func=_cmd_play)
 
     from dreamland.model.config import PRESETS as MODEL_PRESETS
@@ -420,7 +429,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--model", default="large", choices=list(MODEL_PRESETS))
     q.add_argument("--batch", type=_positive_int, action="append", help="repeatable (default 1 and 2)")
     q.add_argument("--threads", type=_positive_int, default=2)
-    q.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"])
+    q.add_argument("--dtype", default="float32", choices=WEIGHT_DTYPES)
     q.add_argument("--frames", type=_positive_int, default=1000)
     q.add_argument("--no-compile", action="store_true")
     q.add_argument("--json", action="store_true")

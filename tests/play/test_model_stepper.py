@@ -20,3 +20,25 @@ def test_world_model_plugs_into_a_session():
         if v.is_floating_point():
             assert torch.isfinite(v).all(), k
     assert all(p.stocks <= 4 for p in st.players)
+
+
+def test_play_loads_a_checkpoint_compiled_and_in_half_precision_when_asked(tmp_path):
+    """`dreamland play --compile aot-tuned --dtype float16` reaches the model's Stepper (the native
+    step is built on the first step, which GameLoop takes before the clock starts)."""
+    from dreamland.play.stepper import resolve_stepper
+
+    plain = resolve_stepper(None)
+    fast = resolve_stepper(None, compile="aot-tuned", dtype="float16")
+    assert plain._step.mode == "eager" and plain.model.dtype == torch.float32
+    assert fast._step.mode == "aot-tuned" and fast._step.model.dtype == torch.float16
+    assert fast.model.dtype == torch.float32  # the loaded model is untouched; the step has a copy
+
+
+def test_play_refuses_an_unknown_compile_mode_in_one_line():
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "dreamland.cli", "play", "--compile", "fast"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "invalid choice: 'fast'" in proc.stderr
+    assert "Traceback" not in proc.stderr

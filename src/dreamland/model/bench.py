@@ -20,8 +20,8 @@ import torch
 
 from dreamland.data import layout
 from dreamland.data.encoding import encode, encode_controller
-from dreamland.model.config import PRESETS, ModelConfig, preset as get_preset
-from dreamland.model.step import COMPILE_MODES, STATE_KEYS, Stepper, blank_state, decode_state
+from dreamland.model.config import COMPILE_MODES, PRESETS, ModelConfig, preset as get_preset
+from dreamland.model.step import STATE_KEYS, Stepper, blank_state, decode_state
 from dreamland.model.world import WorldModel, count_parameters
 from dreamland.schema.stages import FINAL_DESTINATION
 

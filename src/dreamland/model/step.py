@@ -23,6 +23,7 @@ teacher-forced window.
 from __future__ import annotations
 
 import threading
+import warnings
 from typing import Any, Callable
 
 import torch
@@ -30,6 +31,7 @@ from torch import Tensor
 
 from dreamland.data import layout
 from dreamland.data.encoding import CHAR_REAL, ITEM_REAL, decode, encode
+from dreamland.model.config import COMPILE_MODES
 from dreamland.model.heads import LossConfig, part_losses, total_loss
 from dreamland.model.rules import age_rule_window
 from dreamland.model.world import ModelState, WorldModel, _broadcast_stage
@@ -175,10 +177,6 @@ class _StepModule(torch.nn.Module):
         return step(self.model, state, game, controllers)
 
 
-# How Stepper may compile the step, from none to the most work at build time (see Stepper).
-COMPILE_MODES = ("eager", "aot", "aot-tuned", "inductor")
-
-
 class Stepper:
     """`step` bound to a model, for rollouts, play and environments: no autograd graph is ever
     built (`torch.no_grad`), inputs are normalised to fixed keys, dtypes and contiguous layouts
@@ -276,13 +274,16 @@ class Stepper:
                 self._tmp = tempfile.TemporaryDirectory(prefix="dreamland-step-")
             path = Path(self._tmp.name) / f"step_b{batch}.pt2"
             configs: dict[str, Any] = {"freezing": True}
-            if tuned:
-                configs["max_autotune"] = True
+            if tuned:  # timing tables on stderr for every product are for compiler developers
+                configs.update(max_autotune=True, autotune_num_choices_displayed=0,
+                               max_autotune_report_choices_stats=False)
                 if dev.type == "cpu":  # inductor's C++ GEMM templates; on CUDA the default (Triton)
                     configs["max_autotune_gemm_backends"] = "CPP,ATEN"
-            pkg = torch._inductor.aoti_compile_and_package(
-                exported, package_path=str(path), inductor_configs=configs
-            )
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="TypedStorage is deprecated")  # inductor's own
+                pkg = torch._inductor.aoti_compile_and_package(
+                    exported, package_path=str(path), inductor_configs=configs
+                )
             return torch._inductor.aoti_load_package(pkg)
 
     # ------------------------------------------------------------------ protocol

@@ -197,13 +197,13 @@ class GameLoop:
                  slots: Sequence[str] = ("chase", "chase"), fps: float = 60.0,
                  replay: str | None = None, bot_options: dict[str, dict] | None = None,
                  stocks: int = facts.STOCKS, timer_frames: int = facts.GAME_FRAMES,
-                 torch_threads: int | None = 1) -> None:
+                 torch_threads: int | None = 1, compile: bool | str = False, dtype: str | None = None) -> None:
         # One intra-op thread: on a small CPU, torch's default (one per core) makes a one-frame
         # step several times slower (measured: tiny model 84 ms -> 6 ms per frame on 2 cores).
         # Process-wide; None leaves torch's setting alone.
         if torch_threads:
             torch.set_num_threads(torch_threads)
-        self.stepper = resolve_stepper(stepper)
+        self.stepper = resolve_stepper(stepper, compile=compile, dtype=dtype)
         self.stage = parse_stage(stage)
         self.characters = tuple(C.external_character_id(c) for c in characters)
         parse_characters(self.characters)
@@ -608,15 +608,20 @@ def _can_open_browser() -> bool:
 def serve(checkpoint: Any = None, *, host: str = "127.0.0.1", port: int = 8000,
           stage: Any = "battlefield", characters: Sequence[Any] = ("fox", "falco"),
           slots: Sequence[str] = ("chase", "chase"), replay: str | None = None, fps: float = 60.0,
-          open_browser: bool = True, torch_threads: int | None = 1,
-          print_fn: Callable[[str], None] = print) -> int:
+          open_browser: bool = True, torch_threads: int | None = 1, compile: bool | str = False,
+          dtype: str | None = None, print_fn: Callable[[str], None] = print) -> int:
     """Start the web game and block until interrupted (Ctrl-C). `checkpoint` as for
     `resolve_stepper` (a path or None for the registered model loader, a stepper, or "toy").
-    Binds to 127.0.0.1 unless `host` says otherwise. Returns 0."""
+    Binds to 127.0.0.1 unless `host` says otherwise; `compile` and `dtype` as for
+    `resolve_stepper`. Returns 0."""
     from aiohttp import web
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    game = GameLoop(checkpoint, stage, characters, slots, fps=fps, replay=replay, torch_threads=torch_threads)
+    if compile:
+        print_fn(f"dreamland play: building the compiled step ({'aot' if compile is True else compile}); "
+                 "this takes up to a few minutes, once")
+    game = GameLoop(checkpoint, stage, characters, slots, fps=fps, replay=replay, torch_threads=torch_threads,
+                    compile=compile, dtype=dtype)
     shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
     url = f"http://{shown}:{port}/"
 

@@ -47,10 +47,12 @@ class Stepper(Protocol):
     def step(self, model_state: Any, game_state: dict[str, Tensor], controllers: Tensor) -> tuple[Any, dict[str, Tensor]]: ...
 
 
-def resolve_stepper(checkpoint: Any = None) -> Stepper:
+def resolve_stepper(checkpoint: Any = None, *, compile: bool | str = False, dtype: str | None = None) -> Stepper:
     """A stepper from what a user gave: a `Stepper` itself, a zero-argument factory, the string
     "toy" (the `PhysicsToyStepper`), a checkpoint folder, or None for the model shipped with
-    dreamland (`model.checkpoint.default_checkpoint`)."""
+    dreamland (`model.checkpoint.default_checkpoint`). `compile` and `dtype` apply to a model
+    loaded from a checkpoint (`model.step.Stepper`: e.g. "aot-tuned" and "float16" step the large
+    preset in under 2 ms on two CPU cores)."""
     if checkpoint is not None and hasattr(checkpoint, "init") and hasattr(checkpoint, "step"):
         return checkpoint
     if isinstance(checkpoint, str) and checkpoint.lower() in ("toy", "physics-toy", "physicstoy"):
@@ -60,7 +62,7 @@ def resolve_stepper(checkpoint: Any = None) -> Stepper:
     from dreamland.model.checkpoint import default_checkpoint
     from dreamland.model.step import load_stepper
 
-    return load_stepper(str(default_checkpoint() if checkpoint is None else checkpoint))
+    return load_stepper(str(default_checkpoint() if checkpoint is None else checkpoint), compile=compile, dtype=dtype)
 
 
 def merge_rows(full: Any, part: Any, rows: Tensor) -> Any:
