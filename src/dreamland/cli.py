@@ -402,7 +402,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--compile", choices=COMPILE_MODES, default="eager",
                    help="how the model's step runs (default: eager, enough for the small preset); "
                    "aot-tuned builds a native step before the game starts (a minute or more) and, with "
-                   "--dtype float16, plays the large preset at 4.4 ms a frame on one core (docs/play.md)")
+                   "--dtype float16, plays the large preset at 4.4 ms a frame, one torch thread (docs/play.md)")
     p.add_argument("--dtype", choices=WEIGHT_DTYPES, default="float32",
                    help="precision of the model's weights while playing (default: float32)")
     p.set_defaults(func=_cmd_play)
