@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         "minutes": args.minutes, "wall_s": round(wall, 1), "fps_target": args.fps,
         "stepper": type(game.stepper).__name__, "checkpoint": None if args.preset else (args.stepper or "default model"),
         "preset": args.preset, "compile": args.compile or "eager", "dtype": args.dtype or "float32",
-        "compile_error": getattr(getattr(game.stepper, "_step", None), "compile_error", None),
+        "compile_error": getattr(game.stepper, "compile_error", None),
         "bots": args.bots,
         "frames": game.stats.frames, "frames_expected": int(wall * args.fps),
         "frame_ms_p50": pct(0.5), "frame_ms_p99": pct(0.99), "frame_ms_max": round(max(ms), 3) if ms else 0.0,

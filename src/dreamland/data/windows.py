@@ -49,6 +49,12 @@ def _binary_columns(groups) -> dict[str, np.ndarray]:
     return {g.name: np.array([f.kind is Kind.BINARY for f in g.fields], bool) for g in groups}
 
 
+# Arrays gathered frame by frame with one np.take each; followers and items are filled apart.
+_FRAME_ARRAYS = tuple([f"player_{g.name}" for g in layout.PLAYER_GROUPS] + ["player_exists"]
+                      + [f"controller_{g.name}" for g in layout.CONTROLLER_GROUPS] + ["frame_id"])
+_FOLLOWER_ARRAYS = tuple([f"follower_{g.name}" for g in layout.PLAYER_GROUPS] + ["follower_exists"])
+
+
 class _Buffers:
     """The arrays of one batch, filled again for a later batch once nothing outside holds them.
 
@@ -97,7 +103,7 @@ class Gather:
         idx = starts[:, None] + self.offsets  # (B, T)
         buf = self._buffers(len(starts))
         out = buf.arrays
-        for name in self._frame_arrays():
+        for name in _FRAME_ARRAYS:
             np.take(s[name], idx, axis=0, out=out[name], mode="clip")  # clip: unbuffered, idx is valid
         np.take(self.stage, games, out=out["stage"])
         np.take(self.characters, games, axis=0, out=out["characters"])
@@ -106,11 +112,6 @@ class Gather:
         self._items(buf, idx)
         return dict(out)
 
-    @staticmethod
-    def _frame_arrays() -> list[str]:
-        return ([f"player_{g.name}" for g in layout.PLAYER_GROUPS] + ["player_exists"]
-                + [f"controller_{g.name}" for g in layout.CONTROLLER_GROUPS] + ["frame_id"])
-
     def _buffers(self, b: int) -> _Buffers:
         t = self.window
         if self.reuse:
@@ -118,7 +119,7 @@ class Gather:
                 if buf.arrays["game"].shape[0] == b and buf.idle():
                     return buf
         s, slots = self.store, self.item_slots
-        arrays = {name: np.empty((b, t, *s[name].shape[1:]), s[name].dtype) for name in self._frame_arrays()}
+        arrays = {name: np.empty((b, t, *s[name].shape[1:]), s[name].dtype) for name in _FRAME_ARRAYS}
         for g in layout.PLAYER_GROUPS:
             arrays[f"follower_{g.name}"] = np.zeros((b, t, 2, len(g.fields)), g.dtype)
         arrays["follower_exists"] = np.zeros((b, t, 2), np.uint8)
@@ -136,8 +137,7 @@ class Gather:
     def _followers(self, buf: _Buffers, idx: np.ndarray, games: np.ndarray) -> None:
         """Nana, for the windows whose player is Ice Climbers; zeros (not existing) otherwise."""
         s, out = self.store, buf.arrays
-        names = [f"follower_{g.name}" for g in layout.PLAYER_GROUPS] + ["follower_exists"]
-        for name in names:
+        for name in _FOLLOWER_ARRAYS:
             out[name][buf.follower_rows] = 0
         buf.follower_rows = np.flatnonzero((self.follower_start[games] >= 0).any(axis=1))
         for slot in (0, 1):
@@ -146,7 +146,7 @@ class Gather:
             if not len(rows):
                 continue
             fidx = fstart[rows, None] + (idx[rows] - self.game_of_frame_start[games[rows], None])
-            for name in names:
+            for name in _FOLLOWER_ARRAYS:
                 out[name][rows, :, slot] = s[name][fidx]
 
     def _items(self, buf: _Buffers, idx: np.ndarray) -> None:

@@ -29,9 +29,9 @@ def _horizons(text: str) -> tuple[int, ...]:
 
 def add_eval_parser(sub) -> argparse.ArgumentParser:
     from dreamland.cli import _add_split_arguments, int_at_least
+    from dreamland.evaluate.defaults import DEFAULT_CONTEXT, HORIZONS
 
     count, positive = int_at_least(0), int_at_least(1)
-    from dreamland.evaluate.defaults import DEFAULT_CONTEXT, HORIZONS
 
     p = sub.add_parser(
         "eval",

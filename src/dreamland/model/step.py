@@ -189,8 +189,8 @@ class Stepper:
       call, the fastest on a CPU;
     * `compile="aot-tuned"`: the same, built with inductor's max-autotune: each matrix product is
       timed at build time between ATen and inductor's own C++ GEMM kernels (on a CPU), and the
-      faster one is kept. About 3x the build time and, for the large preset in float16 at batch
-      1, about a third off the step (docs/model.md);
+      faster one is kept. A longer build and, for the large preset in float16 at batch 1, about
+      a third off the step (docs/model.md);
     * `compile="inductor"`: `torch.compile` (weights frozen into the graph, guards on the
       modules skipped).
     The weights become constants of a compiled step: build a new Stepper after changing them.
@@ -344,6 +344,11 @@ class ModelStepper:
         self.model = model.eval()
         self.context = context
         self._step = Stepper(self.model, compile=compile, dtype=dtype)
+
+    @property
+    def compile_error(self) -> str | None:
+        """Why the step fell back from the compile mode asked for (None when it did not)."""
+        return self._step.compile_error
 
     @torch.no_grad()
     def init(self, window: GameState) -> tuple[ModelState, GameState]:

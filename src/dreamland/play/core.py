@@ -71,6 +71,7 @@ def normalize(frame: dict[str, Tensor]) -> dict[str, Tensor]:
 # stage/character pairs, from one frame in 4 of 4 (every figure: benchmarks/controls_check.py).
 SPAWN_HISTORY = 1
 
+
 class BatchedCore:
     """B games, their model state, their current frame and the rules' bookkeeping."""
 
