@@ -135,3 +135,19 @@ def test_a_slow_client_never_slows_the_loop_and_stalls_are_counted():
     assert client.dropped >= 30 and client.ws.received <= 25
     assert game.stats.late >= 1 and game.stats.skipped >= 10
     assert game.stats.frames >= frames_1s + 35  # it went on after the stall
+
+
+def test_a_compiled_step_that_fell_back_is_reported(caplog):
+    """A compiler failure leaves the game playable but slower: the loop says so once."""
+    import logging
+
+    from dreamland.play import PhysicsToyStepper
+
+    class FellBack(PhysicsToyStepper):
+        compile_error = "aot-tuned: CppCompileError: no C++ compiler"
+
+    with caplog.at_level(logging.WARNING, logger="dreamland.play.server"):
+        GameLoop(FellBack(), slots=("idle", "idle"), torch_threads=None)
+        GameLoop("toy", slots=("idle", "idle"), torch_threads=None)
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 1 and "no C++ compiler" in warnings[0], warnings

@@ -217,6 +217,9 @@ class GameLoop:
         # take it now, before the clock runs, not as 1,600 skipped frames of the first game.
         self.core.step(neutral_controllers(1))
         self.core.reset()
+        if getattr(self.stepper, "compile_error", None):  # the game runs, but slower than asked
+            log.warning("the compiled step could not be built, so the model steps without it: %s",
+                        self.stepper.compile_error)
         self.slots = [Slot(), Slot()]
         for i, s in enumerate(slots):
             self._set_source(i, s if s in REMOTE_SOURCES else "bot", None if s in REMOTE_SOURCES else s)
