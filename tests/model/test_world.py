@@ -12,6 +12,7 @@ from dreamland.model.rules import age_rule_window
 from dreamland.model.step import (
     STATE_KEYS,
     Stepper,
+    first_frames,
     frame_at,
     predict_window,
     prepare_window,
@@ -94,8 +95,7 @@ def test_seed_then_step_continues_the_window(real_window):
     inputs, controllers, _ = prepare_window(enc)
     with torch.no_grad():
         out_w = model(inputs, controllers)
-        state, frame = seed(model, {k: (v if k in ("stage", "characters", "game") else v[:, :K])
-                                    for k, v in real_window.items()})
+        state, frame = seed(model, first_frames(real_window, K))
         outs = []
         enc_t = {k: inputs[k][:, K - 1] for k in STATE_KEYS}
         for t in range(K - 1, K - 1 + n):
@@ -130,8 +130,7 @@ def test_no_grad_step_builds_no_graph_and_keeps_strides(real_window):
     frames = {k: v for k, v in real_window.items()}
     stepper = Stepper(model)
     with torch.no_grad():
-        state, frame = seed(model, {k: (v if k in ("stage", "characters", "game") else v[:, :5])
-                                    for k, v in frames.items()})
+        state, frame = seed(model, first_frames(frames, 5))
     strides = [s.stride() for s in state]
     shapes = {k: (v.shape, v.dtype) for k, v in frame.items()}
     enc = encode(real_window)
@@ -207,8 +206,7 @@ def test_compiled_step_never_recompiles(real_window):
     enc = encode(real_window)
     torch._dynamo.reset()
     with torch.no_grad():
-        state, _ = seed(model, {k: (v if k in ("stage", "characters", "game") else v[:, :5])
-                                for k, v in real_window.items()})
+        state, _ = seed(model, first_frames(real_window, 5))
     frame = frame_at(real_window, 4)  # straight from the batch: int16 stage, batch key order
     state, frame = stepper(state, frame, enc["controller"][:, 5])
     old = torch._dynamo.config.error_on_recompile
@@ -235,8 +233,7 @@ def test_aot_tuned_step_computes_the_eager_step(real_window):
     model = make_tiny(6)
     enc = encode(real_window)
     with torch.no_grad():
-        state0, _ = seed(model, {k: (v if k in ("stage", "characters", "game") else v[:, :5])
-                                 for k, v in real_window.items()})
+        state0, _ = seed(model, first_frames(real_window, 5))
     runs = {}
     for mode in (False, "aot-tuned"):
         stepper = Stepper(model, compile=mode)

@@ -48,6 +48,8 @@ def _split(groups):
 CHAR_REAL, CHAR_CAT, CHAR_BIN = _split(layout.PLAYER_GROUPS)
 ITEM_REAL, ITEM_CAT, ITEM_BIN = _split(layout.ITEM_GROUPS)
 STICKS = [(j, f) for j, f in enumerate(layout.CONTROLLER_GROUPS[0].fields)]
+# a window's `present` flags (layout.present_flags) follow the encoded order of a character slot
+assert layout.PRESENT_FIELDS == tuple(f.name for _, _, f in CHAR_REAL + CHAR_CAT + CHAR_BIN)
 N_CONTROLLER = len(STICKS) + len(BUTTON_BITS)
 
 
@@ -111,6 +113,8 @@ def encode(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     out["item_exists"] = batch["item_exists"].float()
     out["controller"] = encode_controller(batch["controller_sticks"], batch["controller_buttons"][..., 0])
     out["stage"] = batch["stage"].long().clamp(0, STAGE_VOCAB - 1)
+    if "present" in batch:  # per game (B, len(PRESENT_FIELDS)); play's states have none: all recorded
+        out["present"] = batch["present"].float()
     return out
 
 

@@ -65,6 +65,14 @@ CONTROLLER_GROUPS = (
     Group("sticks", "float16", tuple(f for f in CONTROLLER if f.dtype.startswith("float"))),
     Group("buttons", "uint16", tuple(f for f in CONTROLLER if not f.dtype.startswith("float"))),
 )
+# The character fields in the order a model slot encodes them (continuous and counters, then
+# categorical, then binary: data.encoding): the columns of a window's `present` flags. Older
+# Slippi versions lack some fields (peppi gives None, the store keeps 0); the flags tell the model
+# that a field is absent rather than zero, and the loss skips targets that were never recorded.
+PRESENT_FIELDS = tuple(
+    f.name for kinds in ((Kind.CONTINUOUS, Kind.COUNTER), (Kind.CATEGORICAL,), (Kind.BINARY,))
+    for g in PLAYER_GROUPS for f in g.fields if f.kind in kinds
+)
 # Per item record: (records, F). The slot is assigned at pack time (data.items).
 ITEM_GROUPS = (
     Group("real", "float32", tuple(_real(ITEM_STATE))),
@@ -97,6 +105,18 @@ def store_controller(f: Field, values: np.ndarray) -> np.ndarray:
     if f.dtype.startswith("float"):
         return np.nan_to_num(values.astype(np.float32)).astype(np.float16)
     return (values.astype(np.uint32) & ALL_BUTTONS).astype(np.uint16)
+
+
+def present_flags(missing: list) -> np.ndarray:
+    """Per game, the names of its fields that were never recorded (games.parquet
+    `missing_fields`) -> (games, len(PRESENT_FIELDS)) uint8, 1 where the field was recorded."""
+    col = {name: j for j, name in enumerate(PRESENT_FIELDS)}
+    out = np.ones((len(missing), len(PRESENT_FIELDS)), np.uint8)
+    for g, names in enumerate(missing):
+        for name in names or ():
+            if name in col:
+                out[g, col[name]] = 0
+    return out
 
 
 def describe() -> dict:

@@ -380,3 +380,10 @@ class Store:
             i = SPLITS.index(split)
             keep &= ~held & (key >= edges[i]) & (key < edges[i + 1])
         return np.flatnonzero(keep)
+
+    def present(self) -> np.ndarray:
+        """(games, len(layout.PRESENT_FIELDS)) uint8: 1 where the game recorded the field (its
+        leader's column was not entirely null when packed; older Slippi versions lack some)."""
+        if not hasattr(self, "_present"):
+            self._present = layout.present_flags(self.index["missing_fields"].to_pylist())
+        return self._present

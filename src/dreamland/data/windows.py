@@ -97,6 +97,7 @@ class Gather:
         self.follower_start = np.array(store.index["follower_start"].to_pylist(), np.int64).reshape(-1, 2)
         self.stage = store.index["stage"].to_numpy().astype(np.int16)
         self.characters = np.array(store.index["characters"].to_pylist(), np.uint8).reshape(-1, 2)
+        self.present = store.present()
 
     def __call__(self, starts: np.ndarray, games: np.ndarray) -> Batch:
         s = self.store
@@ -107,6 +108,7 @@ class Gather:
             np.take(s[name], idx, axis=0, out=out[name], mode="clip")  # clip: unbuffered, idx is valid
         np.take(self.stage, games, out=out["stage"])
         np.take(self.characters, games, axis=0, out=out["characters"])
+        np.take(self.present, games, axis=0, out=out["present"])
         out["game"][:] = games
         self._followers(buf, idx, games)
         self._items(buf, idx)
@@ -128,6 +130,7 @@ class Gather:
         arrays["item_exists"] = np.zeros((b, t, slots), np.uint8)
         arrays["stage"] = np.empty(b, np.int16)
         arrays["characters"] = np.empty((b, 2), np.uint8)
+        arrays["present"] = np.empty((b, self.present.shape[1]), np.uint8)
         arrays["game"] = np.empty(b, np.int32)
         buf = _Buffers(arrays)
         if self.reuse and len(self.pool) < self.POOL:

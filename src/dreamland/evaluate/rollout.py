@@ -178,7 +178,7 @@ def run_batch(stepper: Stepper, batch: dict[str, np.ndarray], context: int, hori
         pred.put(slice(None), t + 1, out)
         # what the stepper returned goes back in as it is (extra keys included); static keys it
         # left out (stage, characters) are carried
-        frame = {**{k: frame[k] for k in FRAME_KEYS if k not in nxt}, **nxt}
+        frame = {**{k: v for k, v in frame.items() if k not in nxt}, **nxt}
     return pred, real, nan_values, nan_frames
 
 

@@ -37,7 +37,9 @@ FRAME_KEYS: tuple[str, ...] = (
     "item_real", "item_small", "item_exists",
     "stage", "characters",
 )
-STATIC_KEYS = ("stage", "characters")  # no time axis in a window batch
+# no time axis in a window batch; `present` (which character fields the game recorded, per game)
+# is passed on where the window has it
+STATIC_KEYS = ("stage", "characters", "present")
 
 
 @runtime_checkable
@@ -49,7 +51,8 @@ class Stepper(Protocol):
 
 def frame_at(window: dict[str, torch.Tensor], t: int) -> Frame:
     """Frame `t` of a (B, T, ...) window as a (B, ...) game state (static keys as they are)."""
-    return {k: (window[k] if k in STATIC_KEYS else window[k][:, t]) for k in FRAME_KEYS}
+    keys = FRAME_KEYS + (("present",) if "present" in window else ())
+    return {k: (window[k] if k in STATIC_KEYS else window[k][:, t]) for k in keys}
 
 
 def check_stepper(obj: Any, name: str = "stepper") -> Stepper:

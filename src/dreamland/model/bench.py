@@ -119,6 +119,7 @@ def _time_window(model: WorldModel, batch: int, frames: int, warmup: int, K: int
     the last position, decode it)."""
     ctrl = _controllers(frames + warmup + K, batch)
     frame = synthetic_frame(batch, item_slots=model.item_slots)
+    frame.pop("present")  # every field recorded: what play steps
     ring = {k: v.unsqueeze(1).repeat(1, K, *([1] * (v.dim() - 1))) for k, v in frame.items() if k != "stage"}
     ring["stage"] = frame["stage"]
 

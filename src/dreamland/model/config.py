@@ -63,6 +63,18 @@ class ModelConfig:
     delta_fraction: float = 0.05
     delta_scale: Mapping[str, float] = field(default_factory=dict)
     jump_threshold: float = 10.0
+    # Read per game which character fields its replay recorded (older Slippi versions lack
+    # velocities, hitlag, flags...): the frame vector gains one "absent" flag per field, and the
+    # rules write absent fields as the store keeps them (0) so a rollout stays one game's kind.
+    absent_inputs: bool = False
+    # Decode a continuous field's KEEP mode as "follows the game's own rule" where Melee has one
+    # (model/priors.py: positions integrate the next frame's velocities, hitlag counts down), so
+    # the delta head predicts only the correction to the rule.
+    rule_priors: bool = False
+    # The loss's weight of frames where a value changes (`loss_event_weight`, set by training).
+    # A weighted cross-entropy multiplies each change's odds by it; decoding divides them back
+    # out, so that a change is predicted only when it is likelier than keeping the value.
+    event_weight: float = 1.0
     # Mamba-2 init ranges (kept here so a checkpoint is rebuilt exactly).
     dt_min: float = 0.001
     dt_max: float = 0.1
@@ -91,7 +103,7 @@ class ModelConfig:
         if not 0.0 <= float(self.dropout) < 1.0:
             raise ConfigError(f"model config: dropout must be in [0, 1), got {self.dropout!r}")
         for name in ("delta_fraction", "jump_threshold", "dt_min", "dt_max", "A_init_min",
-                     "A_init_max"):
+                     "A_init_max", "event_weight"):
             if not float(getattr(self, name)) > 0:
                 raise ConfigError(f"model config: {name} must be positive, got {getattr(self, name)!r}")
         known: set[str] = set()

@@ -194,19 +194,31 @@ def delta_units(part: Part, delta_fraction: float, overrides: Mapping[str, float
 # ----------------------------------------------------------------------------------- targets
 
 
+@dataclass(frozen=True)
+class Base:
+    """What KEEP means for a part's predicted real columns: `value` (..., S, n) encoded (the
+    current values, or the game's rule for them: model/priors.py) and `tolerance` (n,), how far
+    from it a target still counts as kept."""
+
+    value: Tensor
+    tolerance: Tensor | float = 0.0
+
+
 def real_targets(
-    part: Part, cur: dict, nxt: dict, dunit: Tensor, jump_threshold: float
+    part: Part, cur: dict, nxt: dict, dunit: Tensor, jump_threshold: float, base: Base | None = None
 ) -> tuple[Tensor, Tensor, Tensor]:
-    """(mode, delta, value) targets of a part's predicted real columns, shaped (..., S, n)."""
+    """(mode, delta, value) targets of a part's predicted real columns, shaped (..., S, n). A delta
+    and a jump are measured from the base (default: the current values)."""
     idx = list(part.real_pred)
-    c = cur[f"{part.name}_real"][..., idx]
+    c = cur[f"{part.name}_real"][..., idx] if base is None else base.value
     n = nxt[f"{part.name}_real"][..., idx]
     spawned = (cur[f"{part.name}_exists"] <= 0.5).unsqueeze(-1)
     d = n - c
+    kept = (n == c) if base is None else (d.abs() <= base.tolerance)
     mode = torch.full_like(c, DELTA, dtype=torch.long)
     mode = torch.where((d.abs() > jump_threshold * dunit) | spawned, SET, mode)
     mode = torch.where(n == 0, ZERO, mode)
-    mode = torch.where(n == c, KEEP, mode)
+    mode = torch.where(kept, KEEP, mode)
     return mode, d / dunit, n
 
 
@@ -253,11 +265,28 @@ def _masked_mean(x: Tensor, w: Tensor) -> Tensor:
     return (x * w).sum(dims) / w.sum(dims).clamp_min(1e-6)
 
 
+def _recorded(part: Part, cur: dict, n_present: int) -> tuple[Tensor, Tensor, Tensor] | tuple[float, ...]:
+    """(real, cat, bin) weights (..., 1, n) that drop the fields a game never recorded (character
+    slots of windows with `present` flags, layout.PRESENT_FIELDS order); 1 everywhere else."""
+    present = cur.get("present") if part.name == "char" else None
+    if present is None:
+        return 1.0, 1.0, 1.0
+    present = present.unsqueeze(-2)
+    n_real, n_cat = len(part.real), len(part.cat)
+    assert present.shape[-1] == n_present == n_real + n_cat + len(part.bin)
+    return (present[..., list(part.real_pred)],
+            present[..., [n_real + j for j in part.cat_pred]],
+            present[..., [n_real + n_cat + j for j in part.bin_pred]])
+
+
 def part_losses(
-    part: Part, out: Tensor, cur: dict, nxt: dict, dunit: Tensor, jump_threshold: float, cfg: LossConfig
+    part: Part, out: Tensor, cur: dict, nxt: dict, dunit: Tensor, jump_threshold: float, cfg: LossConfig,
+    base: Base | None = None,
 ) -> dict[str, Tensor]:
-    """Per-field losses of one part (means over the slots that exist in the target frame)."""
+    """Per-field losses of one part (means over the slots that exist in the target frame, and over
+    the games that recorded the field)."""
     h = split(part, out)
+    rec_real, rec_cat, rec_bin = _recorded(part, cur, len(part.real) + len(part.cat) + len(part.bin))
     p = part.name
     losses: dict[str, Tensor] = {}
     exists_next = nxt[f"{p}_exists"]
@@ -273,15 +302,16 @@ def part_losses(
     valid = (exists_next > 0.5).float().unsqueeze(-1)  # (..., S, 1)
 
     if part.real_pred:
-        mode_t, delta_t, value_t = real_targets(part, cur, nxt, dunit, jump_threshold)
+        mode_t, delta_t, value_t = real_targets(part, cur, nxt, dunit, jump_threshold, base)
         ce = F.cross_entropy(h.mode.float().flatten(0, -2), mode_t.flatten(), reduction="none")
         ce = ce.view(mode_t.shape)
-        w = valid * (1 + ev * (mode_t != KEEP).float())
+        valid_real = valid * rec_real
+        w = valid_real * (1 + ev * (mode_t != KEEP).float())
         mode_loss = _masked_mean(ce, w)
         dl = F.smooth_l1_loss(h.delta.float(), delta_t, beta=cfg.delta_beta, reduction="none")
-        delta_loss = _masked_mean(dl, valid * (mode_t == DELTA).float())
+        delta_loss = _masked_mean(dl, valid_real * (mode_t == DELTA).float())
         vl = F.smooth_l1_loss(h.value.float(), value_t, beta=cfg.value_beta, reduction="none")
-        value_loss = _masked_mean(vl, valid * (mode_t == SET).float())
+        value_loss = _masked_mean(vl, valid_real * (mode_t == SET).float())
         total = mode_loss + delta_loss + value_loss
         for k, j in enumerate(part.real_pred):
             losses[part.key(part.real[j])] = total[k]
@@ -291,7 +321,7 @@ def part_losses(
         t = nxt[f"{p}_bin"][..., idx].float()
         changed = (t != cur[f"{p}_bin"][..., idx]).float()
         b = F.binary_cross_entropy_with_logits(h.bin.float(), t, reduction="none")
-        bl = _masked_mean(b, valid * (1 + ev * changed))
+        bl = _masked_mean(b, valid * rec_bin * (1 + ev * changed))
         for k, j in enumerate(part.bin_pred):
             losses[part.key(part.bin[j])] = bl[k]
 
@@ -300,9 +330,10 @@ def part_losses(
         logits = h.cat[k].float()
         ce = F.cross_entropy(logits.flatten(0, -2), t.flatten(), reduction="none").view(t.shape)
         changed = (t != cur[f"{p}_cat"][..., j]).float()
-        losses[part.key(part.cat[j])] = _masked_mean(
-            ce.unsqueeze(-1), valid * (1 + ev * changed).unsqueeze(-1)
-        )[0]
+        w = valid * (1 + ev * changed).unsqueeze(-1)
+        if not isinstance(rec_cat, float):
+            w = w * rec_cat[..., k : k + 1]
+        losses[part.key(part.cat[j])] = _masked_mean(ce.unsqueeze(-1), w)[0]
     return losses
 
 
@@ -311,6 +342,7 @@ def total_loss(losses: Mapping[str, Tensor], cfg: LossConfig) -> Tensor:
 
 
 __all__ = [
+    "Base",
     "CHAR",
     "DELTA",
     "HeadView",

@@ -8,8 +8,15 @@ on encoded tensors (data.encoding) of any leading shape, so one implementation s
 What decides each field of the next frame:
 
 * PREDICTED fields: the heads (model/heads.py). Continuous fields by their mode (keep / zero /
-  set -> value head / delta -> current + delta head x delta unit); categorical by argmax; binary
-  flags and the `exists` flags of followers and items by logit > 0 (the leaders' is carried).
+  set -> value head / delta -> base + delta head x delta unit, where the base is the current
+  value or, with `rule_priors`, what the game's own rule makes of it: model/priors.py);
+  categorical by argmax; binary flags and the `exists` flags of followers and items by
+  logit > 0 (the leaders' is carried). Every decision is calibrated first: the loss weighs the
+  frames where a value changes `event_weight` times, which multiplies the odds of every change
+  by that factor, so decoding divides them back out (a value changes only when a change is
+  likelier than keeping it).
+* Fields the game never recorded (a window's `present` flags, older replay versions) stay 0, as
+  the store keeps them.
 * CONSTANT fields (character; the stage; the controllers that were given): carried. A follower
   slot that (re)appears takes Nana when its leader is Popo (absent slots are stored as zeros, so
   their character cannot be carried through an absence).
@@ -33,6 +40,8 @@ What decides each field of the next frame:
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 import torch.nn as nn
@@ -40,7 +49,8 @@ from torch import Tensor
 
 from dreamland.data.encoding import REAL_CLIP, SPEC, Spec
 from dreamland.model.config import ModelConfig
-from dreamland.model.heads import KEEP, SET, ZERO, Part, delta_units, parts, split
+from dreamland.model.heads import KEEP, SET, ZERO, HeadView, Part, delta_units, parts, split
+from dreamland.model.priors import CharPriors
 from dreamland.schema import Field, Role
 from dreamland.schema import actions as A
 from dreamland.schema.characters import NANA_INTERNAL, POPO_INTERNAL
@@ -116,6 +126,7 @@ class Rules(nn.Module):
         super().__init__()
         self.char_part, self.item_part = parts(spec)
         self.jump_threshold = float(config.jump_threshold)
+        self.log_event_weight = math.log(config.event_weight)
         for part in (self.char_part, self.item_part):
             for group in ("real", "cat", "bin"):
                 for f in getattr(part, group):
@@ -142,6 +153,7 @@ class Rules(nn.Module):
             self.register_buffer(f"{p}_scale", torch.tensor([f.scale for f in part.real], dtype=torch.float32),
                                  persistent=False)
         c = self.char_part
+        self.priors = CharPriors(c.real, c.bin, c.real_pred) if config.rule_priors else None
         self.c_x, self.c_y = _col(c.real, "x"), _col(c.real, "y")
         self.c_percent, self.c_age = _col(c.real, "percent"), _col(c.real, "state_age")
         self.c_action, self.c_stocks = _col(c.cat, "action"), _col(c.cat, "stocks")
@@ -163,36 +175,77 @@ class Rules(nn.Module):
 
     # ------------------------------------------------------------------ per part
 
-    def _part(self, part: Part, cur: dict[str, Tensor], out: Tensor) -> dict[str, Tensor]:
-        """Heads -> next values of one part, before the game rules."""
+    def _real(self, part: Part, h: HeadView, real_cur: Tensor, base: Tensor) -> Tensor:
+        """The predicted real columns decoded from their modes around `base`, written into the
+        current values (the others carried)."""
         p = part.name
-        h = split(part, out.float())
-        real_cur = cur[f"{p}_real"]
-        idx = getattr(self, f"{p}_pred_idx")
-        rc = real_cur.index_select(-1, idx)
-        mode = h.mode.argmax(-1)
-        moved = rc + h.delta * getattr(self, f"{p}_dunit")
+        mode = self._calibrated_mode(h.mode).argmax(-1)
+        moved = base + h.delta * getattr(self, f"{p}_dunit")
         new = torch.where(
             mode == KEEP,
-            rc,
-            torch.where(mode == ZERO, torch.zeros_like(rc), torch.where(mode == SET, h.value, moved)),
+            base,
+            torch.where(mode == ZERO, torch.zeros_like(base), torch.where(mode == SET, h.value, moved)),
         )
-        real = real_cur.index_copy(-1, idx, new)
+        real = real_cur.index_copy(-1, getattr(self, f"{p}_pred_idx"), new)
         # integer storage types: round (straight-through, so self-forcing still gets a gradient)
         scale = getattr(self, f"{p}_scale")
         rounded = torch.round(real * scale) / scale
-        real = torch.where(getattr(self, f"{p}_int"), real + (rounded - real).detach(), real)
+        return torch.where(getattr(self, f"{p}_int"), real + (rounded - real).detach(), real)
 
+    # Calibration: the loss weighs every frame whose value changes `event_weight` times, which
+    # multiplies the predicted odds of each change by that factor; here they are divided back out
+    # (log odds minus log w for every outcome but "stays as it is").
+
+    def _calibrated_mode(self, logits: Tensor) -> Tensor:
+        if not self.log_event_weight:
+            return logits
+        return torch.cat([logits[..., :1], logits[..., 1:] - self.log_event_weight], -1)
+
+    def _calibrated_cat(self, logits: Tensor, current: Tensor) -> Tensor:
+        if not self.log_event_weight:
+            return logits
+        idx = current.long().unsqueeze(-1).clamp(0, logits.shape[-1] - 1)
+        return (logits - self.log_event_weight).scatter(-1, idx, logits.gather(-1, idx))
+
+    def _calibrated_flag(self, logit: Tensor, current: Tensor) -> Tensor:
+        return logit + self.log_event_weight * (2 * (current > 0.5).to(logit.dtype) - 1)
+
+    def _part(self, part: Part, cur: dict[str, Tensor], h: HeadView) -> dict[str, Tensor]:
+        """Heads -> next values of one part, before the game rules (continuous fields around
+        their current values)."""
+        p = part.name
+        real_cur = cur[f"{p}_real"]
+        real = self._real(part, h, real_cur, real_cur.index_select(-1, getattr(self, f"{p}_pred_idx")))
         cats = list(cur[f"{p}_cat"].unbind(-1))
         for k, j in enumerate(part.cat_pred):
-            cats[j] = h.cat[k].argmax(-1)
+            cats[j] = self._calibrated_cat(h.cat[k], cats[j]).argmax(-1)
         bins = list(cur[f"{p}_bin"].unbind(-1))
         for k, j in enumerate(part.bin_pred):
-            bins[j] = (h.bin[..., k] > 0).to(bins[j].dtype)
-        exists = (h.exists > 0).to(cur[f"{p}_exists"].dtype)
+            bins[j] = (self._calibrated_flag(h.bin[..., k], bins[j]) > 0).to(bins[j].dtype)
+        ex_cur = cur[f"{p}_exists"]
+        exists = (self._calibrated_flag(h.exists, ex_cur) > 0).to(ex_cur.dtype)
         if part.exists_slots is not None:  # the other slots' existence is carried
-            exists = torch.where(getattr(self, f"{p}_exists_carried"), cur[f"{p}_exists"], exists)
+            exists = torch.where(getattr(self, f"{p}_exists_carried"), ex_cur, exists)
         return {"real": real, "cat": cats, "bin": bins, "exists": exists}
+
+    def _drop_absent(self, ch: dict, present: Tensor | None) -> None:
+        """Fields the game never recorded stay 0, as the store keeps them (in place)."""
+        if present is None:
+            return
+        c = self.char_part
+        present = present.unsqueeze(-2)  # (..., 1, n): every character slot of the game
+        n_real, n_cat = len(c.real), len(c.cat)
+        ch["real"] = ch["real"] * present[..., :n_real].to(ch["real"].dtype)
+        for j in range(n_cat):
+            ch["cat"][j] = ch["cat"][j] * present[..., n_real + j].to(ch["cat"][j].dtype)
+        for j in range(len(c.bin)):
+            ch["bin"][j] = ch["bin"][j] * present[..., n_real + n_cat + j].to(ch["bin"][j].dtype)
+
+    def _ruled(self, ch: dict, cur: dict[str, Tensor], h: HeadView) -> Tensor:
+        """The character reals decoded again around the game's rules (model/priors.py), from the
+        next frame's decoded velocities and airborne flag."""
+        base = self.priors.base(cur["char_real"], ch["real"], torch.stack(ch["bin"], -1))
+        return self._real(self.char_part, h, cur["char_real"], base)
 
     # ------------------------------------------------------------------ the whole frame
 
@@ -202,8 +255,9 @@ class Rules(nn.Module):
         from dreamland.model.world import _broadcast_stage
 
         cur = _broadcast_stage(cur)
-        ch = self._part(self.char_part, cur, out["char"])
-        it = self._part(self.item_part, cur, out["item"])
+        h_char = split(self.char_part, out["char"].float())
+        ch = self._part(self.char_part, cur, h_char)
+        it = self._part(self.item_part, cur, split(self.item_part, out["item"].float()))
 
         # --- game rules on the character slots
         cc = cur["char_cat"]
@@ -221,6 +275,11 @@ class Rules(nn.Module):
         ch["cat"][self.c_character] = torch.cat([lead, torch.where(cur["char_exists"][..., 2:] > 0.5, char[..., 2:], nana)], -1)
         s_c, s_p = cc[..., self.c_stocks], ch["cat"][self.c_stocks]
         ch["cat"][self.c_stocks] = torch.where(dead, torch.maximum(torch.minimum(s_p, s_c), (s_c - 1).clamp_min(0)), s_c)
+        present = cur.get("present")
+        self._drop_absent(ch, present)
+        if self.priors is not None:
+            ch["real"] = self._ruled(ch, cur, h_char)
+            self._drop_absent(ch, present)
 
         cols = list(ch["real"].unbind(-1))
         p_c = cur["char_real"][..., self.c_percent]
@@ -247,6 +306,8 @@ class Rules(nn.Module):
             nxt[f"{p}_exists"] = ex
         nxt["controller"] = controllers.to(cur["char_real"].dtype)
         nxt["stage"] = cur["stage"]
+        if present is not None:
+            nxt["present"] = present
         return nxt
 
 

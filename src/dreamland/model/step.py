@@ -32,7 +32,7 @@ from torch import Tensor
 from dreamland.data import layout
 from dreamland.data.encoding import CHAR_REAL, ITEM_REAL, decode, encode
 from dreamland.model.config import COMPILE_MODES
-from dreamland.model.heads import LossConfig, part_losses, total_loss
+from dreamland.model.heads import Base, LossConfig, part_losses, total_loss
 from dreamland.model.rules import age_rule_window
 from dreamland.model.world import ModelState, WorldModel, _broadcast_stage
 
@@ -48,7 +48,7 @@ STATE_KEYS = ("char_real", "char_cat", "char_bin", "char_exists", "item_real", "
 _STORE_DTYPES: dict[str, torch.dtype] = {"stage": torch.long, "controller_sticks": torch.float16,
                                          "controller_buttons": torch.int32,
                                          "player_exists": torch.uint8, "follower_exists": torch.uint8,
-                                         "item_exists": torch.uint8}
+                                         "item_exists": torch.uint8, "present": torch.uint8}
 for _g in layout.PLAYER_GROUPS:
     _dt = torch.int32 if _g.dtype == "uint16" else getattr(torch, _g.dtype)
     _STORE_DTYPES[f"player_{_g.name}"] = _STORE_DTYPES[f"follower_{_g.name}"] = _dt
@@ -160,12 +160,15 @@ def blank_state(batch: int, item_slots: int = 16, device=None) -> GameState:
     """An all-zero frame (no character, no item) with the canonical keys, dtypes and shapes."""
     shapes = {"stage": (batch,), "controller_sticks": (batch, 2, len(layout.CONTROLLER_GROUPS[0].fields)),
               "controller_buttons": (batch, 2, 1), "player_exists": (batch, 2),
-              "follower_exists": (batch, 2), "item_exists": (batch, item_slots)}
+              "follower_exists": (batch, 2), "item_exists": (batch, item_slots),
+              "present": (batch, len(layout.PRESENT_FIELDS))}
     for g in layout.PLAYER_GROUPS:
         shapes[f"player_{g.name}"] = shapes[f"follower_{g.name}"] = (batch, 2, len(g.fields))
     for g in layout.ITEM_GROUPS:
         shapes[f"item_{g.name}"] = (batch, item_slots, len(g.fields))
-    return {k: torch.zeros(shapes[k], dtype=_STORE_DTYPES[k], device=device) for k in CORE_KEYS}
+    out = {k: torch.zeros(shapes[k], dtype=_STORE_DTYPES[k], device=device) for k in CORE_KEYS}
+    out["present"].fill_(1)  # every field recorded (what the model predicts in play)
+    return out
 
 
 class _StepModule(torch.nn.Module):
@@ -306,9 +309,10 @@ class Stepper:
         dev = self.model.device
         batch = controllers.shape[0]
         core = {k: game_state[k] for k in CORE_KEYS if k in game_state}
-        if "controller_sticks" not in core:
+        if "controller_sticks" not in core or "present" not in core:
             blank = blank_state(batch, self.model.item_slots, dev)
-            core["controller_sticks"], core["controller_buttons"] = blank["controller_sticks"], blank["controller_buttons"]
+            for k in ("controller_sticks", "controller_buttons", "present"):
+                core.setdefault(k, blank[k])
         g = normalize_state(core, dev)
         c = canonical(controllers.to(device=dev, dtype=torch.float32))
         model_state = tuple(canonical(s) for s in model_state)
@@ -383,8 +387,8 @@ def prepare_window(enc: Encoded) -> tuple[Encoded, Tensor, Encoded]:
     enc = dict(enc)
     enc["char_real"] = age_rule_window(enc["char_real"], enc["char_cat"], enc["char_exists"])
     enc = _broadcast_stage(enc)
-    inputs = {k: enc[k][:, :-1] for k in STATE_KEYS}
-    targets = {k: enc[k][:, 1:] for k in STATE_KEYS}
+    inputs = {k: enc[k][:, :-1] for k in _state_keys(enc)}
+    targets = {k: enc[k][:, 1:] for k in _state_keys(enc)}
     return inputs, enc["controller"][:, 1:], targets
 
 
@@ -408,7 +412,11 @@ def loss_from_heads(
     losses: dict[str, Tensor] = {}
     for part in (model.char_part, model.item_part):
         dunit = getattr(r, f"{part.name}_dunit")
-        losses.update(part_losses(part, out[part.name], inputs, targets, dunit, r.jump_threshold, cfg))
+        base = None
+        if part.name == "char" and r.priors is not None:  # the rule that decodes is the rule scored
+            value = r.priors.base(inputs["char_real"], targets["char_real"], targets["char_bin"])
+            base = Base(value, r.priors.keep_tolerance(value))
+        losses.update(part_losses(part, out[part.name], inputs, targets, dunit, r.jump_threshold, cfg, base))
     return total_loss(losses, cfg), losses
 
 
@@ -430,17 +438,26 @@ def seed(model: WorldModel, window: GameState) -> tuple[ModelState, GameState]:
     K = enc["char_exists"].shape[1]
     B = enc["char_exists"].shape[0]
     if K > 1:
-        inputs = {k: enc[k][:, :-1] for k in STATE_KEYS}
+        inputs = {k: enc[k][:, :-1] for k in _state_keys(enc)}
         _, state = model(inputs, enc["controller"][:, 1:], return_state=True)
         state = tuple(s.contiguous() for s in state)
     else:
         state = model.allocate_state(B, device=enc["char_exists"].device)
-    last = {k: enc[k][:, -1] for k in STATE_KEYS}
+    last = {k: enc[k][:, -1] for k in _state_keys(enc)}
     last["controller"] = enc["controller"][:, -1]
     return state, decode_state(last, like=frame_at(window, -1), advance=False)
 
 
-_TIMELESS = ("stage", "characters", "game")  # per-game keys of a window batch (no time axis)
+_TIMELESS = ("stage", "characters", "game", "present")  # per-game keys of a window batch (no time axis)
+
+
+def _state_keys(enc: Encoded) -> tuple[str, ...]:
+    return STATE_KEYS + (("present",) if "present" in enc else ())
+
+
+def first_frames(window: GameState, k: int) -> GameState:
+    """Frames 0..k-1 of a window batch (store values, (B, T, ...)): a seed for `seed`."""
+    return {key: (v if key in _TIMELESS else v[:, :k]) for key, v in window.items()}
 
 
 def frame_at(window: GameState, t: int) -> GameState:
@@ -455,6 +472,7 @@ __all__ = [
     "Stepper",
     "decode_state",
     "encode_state",
+    "first_frames",
     "frame_at",
     "load_stepper",
     "loss_from_heads",

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from dreamland.data.encoding import SPEC, Spec
+from dreamland.data.layout import PRESENT_FIELDS
 from dreamland.data.items import MAX_ITEM_SLOTS
 from dreamland.model.config import ModelConfig
 from dreamland.model.heads import Part, parts
@@ -159,6 +160,8 @@ class WorldModel(nn.Module):
         self.item_enc = SlotEncoder(self.item_part, c.emb_item, c.d_item)
         self.stage_emb = nn.Embedding(spec.stage_vocab, c.emb_stage)
         d_frame = N_CHAR_SLOTS * c.d_char + self.item_slots * c.d_item + 2 * n_controller_features(spec) + c.emb_stage
+        self.n_absent = len(PRESENT_FIELDS) if c.absent_inputs else 0
+        d_frame += self.n_absent
         self.frame_in = nn.Linear(d_frame, c.d_model)
         self.drop = nn.Dropout(c.dropout)
         # backbone
@@ -180,13 +183,20 @@ class WorldModel(nn.Module):
         (..., S, d_item)). `enc['stage']` has the leading shape of the other fields."""
         char = self.char_enc(enc)
         item = self.item_enc(enc)
-        frame = torch.cat(
-            [char.flatten(-2), item.flatten(-2),
-             controller_features(controllers.to(char.dtype), enc["char_bin"]).flatten(-2),
-             self.stage_emb(enc["stage"])],
-            dim=-1,
-        )
-        return self.drop(self.frame_in(frame)), char, item
+        pieces = [char.flatten(-2), item.flatten(-2),
+                  controller_features(controllers.to(char.dtype), enc["char_bin"]).flatten(-2),
+                  self.stage_emb(enc["stage"])]
+        if self.n_absent:
+            pieces.append(self._absent(enc, char))
+        return self.drop(self.frame_in(torch.cat(pieces, dim=-1))), char, item
+
+    def _absent(self, enc: dict[str, Tensor], like: Tensor) -> Tensor:
+        """1 for each character field the game never recorded (a zero there is not a value)."""
+        present = enc.get("present")
+        lead = like.shape[:-2]
+        if present is None:  # play and hand-made states: everything recorded
+            return torch.zeros(*lead, self.n_absent, dtype=like.dtype, device=like.device)
+        return (1 - present.to(like.dtype)).expand(*lead, self.n_absent)
 
     def heads(self, h: Tensor, char: Tensor, item: Tensor) -> dict[str, Tensor]:
         return {"char": self.char_head(h, char), "item": self.item_head(h, item)}
@@ -264,11 +274,17 @@ class WorldModel(nn.Module):
 
 
 def _broadcast_stage(enc: dict[str, Tensor]) -> dict[str, Tensor]:
+    """The per-game keys (`stage` (B,), `present` (B, n)) given the leading shape of the frames."""
     lead = enc["char_exists"].shape[:-1]
     if enc["stage"].shape != lead:
         enc = dict(enc)
         stage = enc["stage"]
         enc["stage"] = stage.reshape(stage.shape + (1,) * (len(lead) - stage.dim())).expand(lead)
+    present = enc.get("present")
+    if present is not None and present.shape[:-1] != lead:
+        enc = dict(enc)
+        extra = (1,) * (len(lead) + 1 - present.dim())
+        enc["present"] = present.reshape(present.shape[:1] + extra + present.shape[1:]).expand(*lead, -1)
     return enc
 
 

@@ -112,6 +112,12 @@ class TrainConfig:
     log: LogConfig = field(default_factory=LogConfig)
     run: RunConfig = field(default_factory=RunConfig)
 
+    def __post_init__(self) -> None:
+        # the model decodes with the event weight it was trained with (ModelConfig.event_weight):
+        # one knob, so that the two cannot disagree
+        if self.model.event_weight != self.loss_event_weight:
+            object.__setattr__(self, "model", self.model.replace(event_weight=self.loss_event_weight))
+
 
 def _apply(config: TrainConfig, updates: dict) -> TrainConfig:
     """`model_preset` first (it replaces the whole model section), then everything else."""

@@ -17,7 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from dreamland.model.heads import LossConfig
-from dreamland.model.step import STATE_KEYS, loss_from_heads, prepare_window, step_encoded
+from dreamland.model.step import loss_from_heads, prepare_window, step_encoded
 from dreamland.model.world import WorldModel
 
 
@@ -44,7 +44,7 @@ class Objective(nn.Module):
         weight_tf = head / k
         total = total * weight_tf
         losses = {key: v * weight_tf for key, v in losses.items()}
-        cur = {key: inputs[key][:, head] for key in STATE_KEYS}
+        cur = {key: v[:, head] for key, v in inputs.items()}
         for j in range(unroll):
             t = head + j
             if detach:
@@ -57,7 +57,7 @@ class Objective(nn.Module):
             total = total + step_total / k
             for key, v in step_losses.items():
                 losses[key] = losses[key] + v / k
-            cur = {key: nxt[key] for key in STATE_KEYS}
+            cur = {key: nxt[key] for key in inputs}
         return total, losses
 
 
