@@ -85,6 +85,7 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
             filters=filters,
             chunk_games=args.chunk_games,
             progress=progress,
+            notify=lambda line: print(f"dreamland ingest: {line}", file=sys.stderr, flush=True),
         )
     finally:
         bar.close()
