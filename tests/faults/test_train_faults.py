@@ -88,3 +88,14 @@ def test_the_same_checkpoint_saved_by_different_processes_is_the_same_bytes(tmp_
         digests.add(tuple(hashlib.sha256((out / name).read_bytes()).hexdigest()
                           for name in ("model.safetensors", "config.json")))
     assert len(digests) == 1, digests
+
+
+def test_a_run_killed_before_its_latest_marker_was_written_resumes_from_its_newest_checkpoint(run4, small_store,
+                                                                                             tmp_path):
+    run = _copy_run(run4, tmp_path)
+    (run / "checkpoints" / "latest").unlink()  # the step-4 folder was renamed into place, then the kill
+    proc = run_cli("train", "--run-dir", str(run), "--resume", "-q", "--json", timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["step"] == 4
+    fresh = run_cli("train", "--store", str(small_store.path), "--preset", "tiny", "--run-dir", str(run), "-q")
+    assert_one_line_error(fresh, "already holds a run")

@@ -128,9 +128,9 @@ def _bytes_needed(specs: dict[str, tuple[tuple, str]], games: int) -> int:
 class _Writer:
     """Preallocated .npy memmaps, filled game by game; sizes are known from the manifest.
 
-    Each file's blocks are reserved before it is mapped: a write into a sparse mapping on a full
-    disk is a SIGBUS that kills the process without a word, whereas a failed reservation is an
-    OSError that pack reports."""
+    Each file's blocks are reserved before anything is written into its mapping: a write into a
+    sparse mapping on a full disk is a SIGBUS that kills the process without a word, whereas a
+    failed reservation is an OSError that pack reports."""
 
     def __init__(self, root: Path, specs: dict[str, tuple[tuple, str]]):
         self.root = root

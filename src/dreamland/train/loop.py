@@ -145,7 +145,7 @@ class Trainer:
             if not config_path.is_file():
                 raise TrainError(f"{self.run_dir}: nothing to resume (no config.yaml)")
             return
-        if (self.run_dir / "checkpoints" / "latest").exists():
+        if self.checkpoints.latest() is not None:
             raise TrainError(f"{self.run_dir}: already holds a run; use --resume or a new --run-dir")
         if self.rt.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
