@@ -85,6 +85,7 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
             filters=filters,
             chunk_games=args.chunk_games,
             progress=progress,
+            notify=lambda line: print(f"dreamland ingest: {line}", file=sys.stderr, flush=True),
         )
     finally:
         bar.close()
@@ -236,7 +237,7 @@ def _cmd_play(args: argparse.Namespace) -> int:
             characters=tuple(args.characters), slots=tuple(args.slots), replay=args.replay,
             open_browser=not args.no_browser,
             compile=False if args.compile == "eager" else args.compile,
-            dtype=None if args.dtype == "float32" else args.dtype,
+            dtype=None if args.dtype == "float32" else args.dtype, allow_hosts=tuple(args.allow_host),
         ) or 0
     except CheckpointError as exc:
         raise UserError(str(exc)) from None
@@ -393,6 +394,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "'toy' runs the physics toy used by tests (not a model)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                   help="also answer requests for this host name (a reverse proxy's, say); by default only "
+                   "this machine's own names and addresses are accepted; repeatable")
     p.add_argument("--stage", default="battlefield", help="stage name or start-block id")
     p.add_argument("--characters", nargs=2, default=["fox", "falco"], metavar=("P1", "P2"))
     p.add_argument("--slots", nargs=2, default=["chase", "chase"], metavar=("SLOT1", "SLOT2"),

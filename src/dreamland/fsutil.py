@@ -1,7 +1,9 @@
-"""Durable writes: what ingest batches and training checkpoints both need before a rename."""
+"""Durable writes: what ingest batches and training checkpoints both need before a rename; and
+reproducible ones: the same checkpoint saved twice is the same bytes."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -13,3 +15,30 @@ def fsync(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def sort_safetensors_metadata(path: Path) -> None:
+    """Rewrite a safetensors file's metadata with its keys sorted, in place.
+
+    The safetensors writer keeps metadata in a hash map whose order changes from one process to the
+    next, so the same weights saved twice are not the same bytes (nor the same checksum). The
+    header is rewritten only when it re-serialises to exactly its own bytes, so a header this
+    function does not understand is left as it is.
+    """
+    with open(path, "r+b") as fh:
+        size = int.from_bytes(fh.read(8), "little")
+        raw = fh.read(size)
+        try:
+            header = json.loads(raw)
+        except ValueError:
+            return
+        meta = header.get("__metadata__") if isinstance(header, dict) else None
+        if not isinstance(meta, dict) or _compact_json(header) != raw.rstrip(b" "):
+            return
+        header["__metadata__"] = dict(sorted(meta.items()))
+        fh.seek(8)
+        fh.write(_compact_json(header).ljust(size, b" "))
+
+
+def _compact_json(obj: object) -> bytes:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()

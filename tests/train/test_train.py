@@ -82,7 +82,7 @@ def test_train_writes_run_dir_and_resumes_exactly_after_kill(small_store, tmp_pa
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and p.poll() is None:
-        if (killed / "checkpoints" / "step-00000010").is_dir():
+        if (killed / "checkpoints" / "latest").is_file():  # the step-10 checkpoint and its marker
             break
         time.sleep(0.01)
     p.send_signal(signal.SIGKILL)

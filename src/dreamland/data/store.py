@@ -20,8 +20,11 @@ headers and index, and the operating system pages in just the windows that are s
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import os
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,34 +97,68 @@ def _fill(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return column.to_numpy()
 
 
-class _Writer:
-    """Preallocated .npy memmaps, filled game by game; sizes are known from the manifest."""
+def array_specs(frames: int, follower_frames: int, records: int) -> dict[str, tuple[tuple, str]]:
+    """Every array of a store: name -> (shape, dtype). What pack writes and what Store checks."""
+    specs: dict[str, tuple[tuple, str]] = {}
+    for g in layout.PLAYER_GROUPS:
+        specs[f"player_{g.name}"] = ((frames, 2, len(g.fields)), g.dtype)
+        specs[f"follower_{g.name}"] = ((follower_frames, len(g.fields)), g.dtype)
+    specs["player_exists"] = ((frames, 2), "uint8")
+    specs["follower_exists"] = ((follower_frames,), "uint8")
+    for g in layout.CONTROLLER_GROUPS:
+        specs[f"controller_{g.name}"] = ((frames, 2, len(g.fields)), g.dtype)
+    specs["frame_id"] = ((frames,), "int32")
+    specs["item_start"] = ((frames + 1,), "int64")
+    for g in layout.ITEM_GROUPS:
+        specs[f"item_{g.name}"] = ((records, len(g.fields)), g.dtype)
+    specs["item_slot"] = ((records,), "uint8")
+    return specs
 
-    def __init__(self, root: Path, frames: int, follower_frames: int, records: int):
+
+_NPY_HEADER_BYTES = 128  # numpy's header for these shapes; a bound for the space check
+_INDEX_BYTES_PER_GAME = 4096  # games.parquet and store.json, generously
+
+
+def _bytes_needed(specs: dict[str, tuple[tuple, str]], games: int) -> int:
+    arrays = sum(int(np.prod(shape)) * np.dtype(dtype).itemsize + _NPY_HEADER_BYTES
+                 for shape, dtype in specs.values())
+    return arrays + games * _INDEX_BYTES_PER_GAME
+
+
+class _Writer:
+    """Preallocated .npy memmaps, filled game by game; sizes are known from the manifest.
+
+    Each file's blocks are reserved before anything is written into its mapping: a write into a
+    sparse mapping on a full disk is a SIGBUS that kills the process without a word, whereas a
+    failed reservation is an OSError that pack reports."""
+
+    def __init__(self, root: Path, specs: dict[str, tuple[tuple, str]]):
         self.root = root
         self.arrays: dict[str, np.ndarray] = {}
-
-        def alloc(name: str, shape: tuple, dtype: str) -> None:
-            self.arrays[name] = np.lib.format.open_memmap(
-                root / f"{name}.npy", mode="w+", dtype=dtype, shape=shape
-            )
-
-        for g in layout.PLAYER_GROUPS:
-            alloc(f"player_{g.name}", (frames, 2, len(g.fields)), g.dtype)
-            alloc(f"follower_{g.name}", (follower_frames, len(g.fields)), g.dtype)
-        alloc("player_exists", (frames, 2), "uint8")
-        alloc("follower_exists", (follower_frames,), "uint8")
-        for g in layout.CONTROLLER_GROUPS:
-            alloc(f"controller_{g.name}", (frames, 2, len(g.fields)), g.dtype)
-        alloc("frame_id", (frames,), "int32")
-        alloc("item_start", (frames + 1,), "int64")
-        for g in layout.ITEM_GROUPS:
-            alloc(f"item_{g.name}", (records, len(g.fields)), g.dtype)
-        alloc("item_slot", (records,), "uint8")
+        for name, (shape, dtype) in specs.items():
+            path = root / f"{name}.npy"
+            self.arrays[name] = np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=shape)
+            _reserve(path)
 
     def flush(self) -> None:
         for arr in self.arrays.values():
             arr.flush()
+
+
+def _reserve(path: Path) -> None:
+    """Allocate every block of a file now (ENOSPC here, not a SIGBUS later)."""
+    fd = os.open(path, os.O_RDWR)
+    try:
+        size = os.fstat(fd).st_size
+        if size:
+            try:
+                os.posix_fallocate(fd, 0, size)
+            except OSError as exc:
+                # A filesystem that cannot reserve: the free-space check before packing stands in.
+                if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL):
+                    raise
+    finally:
+        os.close(fd)
 
 
 def _character_rows(players: pa.Table, port: int, follower: bool) -> pa.Table:
@@ -166,25 +203,74 @@ def pack(
         by_batch.setdefault(r["batch"], []).append(r)
 
     tmp = root.with_name(root.name + ".tmp")
-    if tmp.exists():
-        import shutil
-
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
-    frames = sum(r["frames"] for r in games)
-    follower_frames = sum(r["frames"] * sum(r["has_follower"]) for r in games)
-    records = sum(r["item_records"] for r in games)
-    w = _Writer(tmp, frames, follower_frames, records)
+    specs = array_specs(
+        sum(r["frames"] for r in games),
+        sum(r["frames"] * sum(r["has_follower"]) for r in games),
+        sum(r["item_records"] for r in games),
+    )
+    shutil.rmtree(tmp, ignore_errors=True)  # what a killed pack left behind
+    _check_space(root, _bytes_needed(specs, len(games)))
     summary = PackSummary(skipped=skipped)
+    try:
+        tmp.mkdir(parents=True)
+        _write_arrays(tmp, dataset, by_batch, specs, summary, progress)
+        summary.seconds = time.perf_counter() - t0
+        _write_meta(tmp, dataset_path, summary)
+        if root.exists():
+            root.rmdir()
+        tmp.rename(root)  # a store is complete or absent, never half-written
+    except BaseException as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise StoreError(
+                f"{out}: cannot write the store ({exc.strerror or exc}); nothing was kept: free some "
+                "space (or choose another disk) and pack again"
+            ) from None
+        raise
+    return summary
+
+
+def _check_space(root: Path, needed: int) -> None:
+    where = root.parent
+    while not where.exists() and where != where.parent:
+        where = where.parent
+    free = shutil.disk_usage(where).free
+    if free < needed:
+        raise StoreError(
+            f"{root}: the store needs about {needed / 1e6:.0f} MB and {where} has {free / 1e6:.0f} MB "
+            "free; free some space or pack onto another disk"
+        )
+
+
+def _damaged_part(path: Path, why: str) -> str:
+    return (f"{path}: damaged ({why}); delete its batch folder {path.parent.name} and run dreamland "
+            "ingest again with the same sources (it adds those games back), then pack")
+
+
+def _read_part(path: Path) -> pa.Table:
+    try:
+        return pq.read_table(path)
+    except (OSError, pa.ArrowException) as exc:
+        raise StoreError(_damaged_part(path, (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200])) from None
+
+
+def _write_arrays(tmp: Path, dataset: Dataset, by_batch: dict[str, list[dict]],
+                  specs: dict[str, tuple[tuple, str]], summary: PackSummary,
+                  progress: Callable[[int], None] | None) -> None:
+    """Every game's frames into the arrays, then the game index; fills in `summary`."""
+    w = _Writer(tmp, specs)
     index_rows = []
     at = fat = rat = 0
     for batch, rows in sorted(by_batch.items()):
-        players = pq.read_table(dataset.path / "parts" / batch / "players.parquet")
-        items = pq.read_table(dataset.path / "parts" / batch / "items.parquet")
+        players_path = dataset.path / "parts" / batch / "players.parquet"
+        players = _read_part(players_path)
+        items = _read_part(dataset.path / "parts" / batch / "items.parquet")
         p_runs = {gid: (a, b) for gid, a, b in _runs(players["game_id"])}
         i_runs = {gid: (a, b) for gid, a, b in _runs(items["game_id"])}
         for r in rows:
             gid, n, ports = r["game_id"], r["frames"], tuple(r["ports"])
+            if gid not in p_runs:
+                raise StoreError(_damaged_part(players_path, f"no rows of game {gid}, which its manifest lists"))
             a, b = p_runs[gid]
             gp = players.slice(a, b - a)
             leaders = [_character_rows(gp, p, False) for p in ports]
@@ -256,7 +342,9 @@ def pack(
     pq.write_table(pa.Table.from_pylist(index_rows), tmp / "games.parquet")
     summary.frames, summary.follower_frames, summary.item_records = at, fat, rat
     summary.bytes = sum(p.stat().st_size for p in tmp.iterdir())
-    summary.seconds = time.perf_counter() - t0
+
+
+def _write_meta(tmp: Path, dataset_path: str | Path, summary: PackSummary) -> None:
     meta = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -268,10 +356,22 @@ def pack(
         "summary": summary.as_dict(),
     }
     (tmp / "store.json").write_text(json.dumps(meta, indent=2))
-    if root.exists():
-        root.rmdir()
-    tmp.rename(root)  # a store is complete or absent, never half-written
-    return summary
+
+
+def _open_array(path: Path, shape: tuple, dtype: str) -> np.ndarray:
+    """One array of a store, memory-mapped, or a StoreError if it is missing or not what the store
+    says it is (so that a damaged store fails when it is opened, not in the middle of training)."""
+    if not path.is_file():
+        raise StoreError(f"{path}: missing, the store is damaged; pack the dataset again")
+    try:
+        # A plain ndarray view of the map: same pages, without np.memmap's per-index overhead.
+        array = np.load(path, mmap_mode="r").view(np.ndarray)
+    except (OSError, ValueError) as exc:
+        raise StoreError(f"{path}: damaged ({exc}); pack the dataset again") from None
+    if array.shape != tuple(shape) or array.dtype != np.dtype(dtype):
+        raise StoreError(f"{path}: damaged ({array.dtype}{list(array.shape)}, the store lists "
+                         f"{dtype}{list(shape)}); pack the dataset again")
+    return array
 
 
 SPLITS = ("train", "val", "test")
@@ -339,20 +439,15 @@ class Store:
             )
         try:
             self.index = pq.read_table(self.path / "games.parquet")
-            # Plain ndarray views of the maps: same pages, without np.memmap's per-index overhead.
-            self._arrays = {
-                p.stem: np.load(p, mmap_mode="r").view(np.ndarray)
-                for p in sorted(self.path.glob("*.npy"))
-            }
-        except (OSError, ValueError, pa.ArrowException) as exc:
-            raise StoreError(f"{path}: damaged store ({exc})") from None
+            summary = self.meta["summary"]
+            self.frames = int(summary["frames"])
+            specs = array_specs(self.frames, int(summary["follower_frames"]), int(summary["item_records"]))
+        except (OSError, ValueError, TypeError, KeyError, pa.ArrowException) as exc:
+            raise StoreError(f"{path}: damaged store ({exc}); pack the dataset again") from None
+        self._arrays = {name: _open_array(self.path / f"{name}.npy", shape, dtype)
+                        for name, (shape, dtype) in specs.items()}
         self.start = self.index["start"].to_numpy()
         self.length = self.index["length"].to_numpy()
-        self.frames = int(self.meta["summary"]["frames"])
-        expected = {"frame_id": (self.frames,), "item_start": (self.frames + 1,)}
-        for name, shape in expected.items():
-            if name not in self._arrays or self._arrays[name].shape != shape:
-                raise StoreError(f"{path}: damaged store ({name}.npy missing or the wrong size)")
 
     def __getitem__(self, name: str) -> np.ndarray:
         return self._arrays[name]

@@ -30,6 +30,7 @@ from torch import Tensor
 
 from dreamland import __version__
 from dreamland.data.encoding import ENCODING_VERSION
+from dreamland.fsutil import sort_safetensors_metadata
 from dreamland.model.config import ConfigError, ModelConfig
 from dreamland.model.world import WorldModel
 from dreamland.schema import fingerprint
@@ -92,6 +93,11 @@ def _write_atomic(path: Path, write) -> None:
         raise
 
 
+def _save_file(save_file, tensors: Mapping[str, Tensor], tmp: str, meta: dict[str, str]) -> None:
+    save_file(tensors, tmp, metadata=meta)
+    sort_safetensors_metadata(Path(tmp))  # the same checkpoint is the same bytes in every process
+
+
 def save(
     path: str | os.PathLike,
     model: WorldModel,
@@ -115,7 +121,7 @@ def save(
         raise CheckpointError(f"save: extra must be JSON-serialisable ({exc})") from None
     state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
     meta = {"format": FORMAT, "schema": fingerprint()}
-    _write_atomic(out / WEIGHTS, lambda tmp: save_file(state, tmp, metadata=meta))
+    _write_atomic(out / WEIGHTS, lambda tmp: _save_file(save_file, state, tmp, meta))
     doc: dict[str, Any] = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -128,7 +134,7 @@ def save(
     }
     if tensors:
         t = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
-        _write_atomic(out / TENSORS, lambda tmp: save_file(t, tmp, metadata=meta))
+        _write_atomic(out / TENSORS, lambda tmp: _save_file(save_file, t, tmp, meta))
         doc["tensors_sha256"] = _sha256(out / TENSORS)
     else:
         (out / TENSORS).unlink(missing_ok=True)

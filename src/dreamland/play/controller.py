@@ -166,7 +166,10 @@ class Controller:
             v = d.get(key, default)
             if isinstance(v, bool) or not isinstance(v, (int, float)):
                 raise ValueError(f"controller.{key} must be a number")
-            v = float(v)
+            try:
+                v = float(v)
+            except OverflowError:  # an integer too large for a float is out of range like any other
+                raise ValueError(f"controller.{key} must be in 0..1") from None
             if not (0.0 <= v <= 1.0):
                 raise ValueError(f"controller.{key} must be in 0..1")
             return v

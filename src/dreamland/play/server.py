@@ -11,9 +11,10 @@
 * Each client has a one-frame mailbox: a client that cannot keep up gets the newest frame and the
   frames it missed are counted as dropped. A slow client never slows the loop.
 * Client messages are JSON objects of at most `MAX_MESSAGE_BYTES` (docs/play.md lists them);
-  anything else (not JSON, unknown type, bad values, too large, too many per second) is rejected,
-  logged, answered with an error and counted, and the game goes on. Messages above
-  `WS_MAX_BYTES` make aiohttp close that one connection.
+  anything else (not JSON, unknown type, bad values, too large) is rejected, logged, answered with
+  an error and counted, and the game goes on. Messages above `WS_MAX_BYTES` make aiohttp close
+  that one connection. What `play.guard` refuses earlier: a foreign Host or Origin, and messages
+  over a client's budget per second (dropped unread; a client that keeps flooding is cut off).
 * Spectators connect with `/ws?spectate=1` and only receive frames.
 """
 
@@ -34,7 +35,7 @@ from typing import Any, Callable, Sequence
 
 import torch
 
-from dreamland.play import facts
+from dreamland.play import facts, guard
 from dreamland.play.bots import BOTS, Bot, make_bot
 from dreamland.play.controller import Controller, as_tensor
 from dreamland.play.core import BatchedCore, parse_characters, parse_stage
@@ -47,7 +48,7 @@ log = logging.getLogger("dreamland.play.server")
 STATIC = Path(__file__).with_name("static")
 MAX_MESSAGE_BYTES = 4096  # a client message larger than this is rejected (the connection stays)
 WS_MAX_BYTES = 64 * 1024  # larger frames close the connection (aiohttp's limit)
-MAX_MESSAGES_PER_SECOND = 240  # per client; beyond this messages are rejected
+MAX_MESSAGES_PER_SECOND = guard.MAX_MESSAGES_PER_SECOND  # per client; beyond it messages are dropped
 REMOTE_SOURCES = ("keyboard", "gamepad")
 
 # Key maps by KeyboardEvent.code (layout independent). Each slot that picks "keyboard" uses the
@@ -119,21 +120,14 @@ class Client:
         self.ready = asyncio.Event()
         self.dropped = 0
         self.sent = 0
-        self.window_start = time.monotonic()
-        self.window_count = 0
+        self.limiter = guard.RateLimiter()
+        self.log_throttle = guard.LogThrottle()
 
     def offer(self, message: str) -> None:
         if self.latest is not None:
             self.dropped += 1
         self.latest = message
         self.ready.set()
-
-    def rate_ok(self) -> bool:
-        now = time.monotonic()
-        if now - self.window_start >= 1.0:
-            self.window_start, self.window_count = now, 0
-        self.window_count += 1
-        return self.window_count <= MAX_MESSAGES_PER_SECOND
 
     async def sender(self) -> None:
         try:
@@ -159,6 +153,7 @@ class Stats:
         self.late = 0
         self.skipped = 0
         self.rejected = 0
+        self.throttled = 0  # messages over a client's budget, dropped unread
         self.max_ms = 0.0
         self.started = time.monotonic()
 
@@ -180,7 +175,7 @@ class Stats:
         return {
             "frames": self.frames, "fps": fps, "frame_ms_p50": pct(0.5), "frame_ms_p99": pct(0.99),
             "frame_ms_max": round(self.max_ms, 3), "late": self.late, "skipped": self.skipped,
-            "dropped": sum(c.dropped for c in cl), "rejected": self.rejected,
+            "dropped": sum(c.dropped for c in cl), "rejected": self.rejected, "throttled": self.throttled,
             "clients": sum(1 for c in cl if not c.spectator),
             "spectators": sum(1 for c in cl if c.spectator),
         }
@@ -258,8 +253,10 @@ class GameLoop:
         s.controller = Controller().to_tensor()
 
     def config(self) -> dict[str, Any]:
-        return {"type": "config", "slots": [s.describe() for s in self.slots], "stage": self.stage,
-                "characters": list(self.characters), "bots": self.bots_available()}
+        # A restart is applied at the next frame; clients are told the game they asked for now.
+        upcoming = self.pending_restart or {"stage": self.stage, "characters": self.characters}
+        return {"type": "config", "slots": [s.describe() for s in self.slots], "stage": upcoming["stage"],
+                "characters": list(upcoming["characters"]), "bots": self.bots_available()}
 
     def restart(self, stage: Any = None, characters: Sequence[Any] | None = None) -> None:
         sid = parse_stage(stage) if stage is not None else self.stage
@@ -311,6 +308,8 @@ class GameLoop:
                 t0 = time.perf_counter()
                 msg = await loop.run_in_executor(self.executor, self._compute, remote, restart)
                 compute_ms = (time.perf_counter() - t0) * 1000.0
+                if restart is not None:  # the game now is the one asked for; say so again
+                    self.broadcast_json(self.config())
                 for c in list(self.clients.values()):
                     c.offer(msg)
                 now = loop.time()
@@ -342,8 +341,6 @@ class GameLoop:
         """Apply one client message; returns a reply, or raises MessageError."""
         if len(text) > MAX_MESSAGE_BYTES:
             raise MessageError(f"message too large ({len(text)} bytes, at most {MAX_MESSAGE_BYTES})")
-        if not client.rate_ok():
-            raise MessageError(f"more than {MAX_MESSAGES_PER_SECOND} messages per second")
         try:
             msg = json.loads(text)
         except (ValueError, RecursionError):
@@ -352,8 +349,10 @@ class GameLoop:
             raise MessageError("a message must be a JSON object")
         kind = msg.get("type")
         if kind == "ping":
-            return {"type": "pong", "t": msg.get("t") if isinstance(msg.get("t"), (int, float)) else None,
-                    "frame": self.state.frame}
+            t = msg.get("t")
+            if t is not None and not guard.json_number(t):
+                raise MessageError("t must be a finite number")
+            return {"type": "pong", "t": t, "frame": self.state.frame}
         if client.spectator:
             raise MessageError("spectators cannot send game messages")
         if kind == "input":
@@ -361,8 +360,7 @@ class GameLoop:
             s = self.slots[slot]
             if s.source not in REMOTE_SOURCES:
                 raise MessageError(f"slot {slot + 1} is played by a bot")
-            if s.owner not in (None, client.id):
-                raise MessageError(f"slot {slot + 1} belongs to another client")
+            self._check_owner(slot, client)
             try:
                 ctrl = Controller.from_json(msg.get("controller"))
             except ValueError as exc:
@@ -383,6 +381,7 @@ class GameLoop:
             bot = msg.get("bot")
             if source == "bot" and not isinstance(bot, str):
                 raise MessageError("a bot slot needs a bot name")
+            self._check_owner(slot, client)
             self._set_source(slot, source, bot, owner=client.id if source in REMOTE_SOURCES else None)
             self.broadcast_json(self.config())
             return None
@@ -400,6 +399,12 @@ class GameLoop:
             self.broadcast_json(self.config())
             return None
         raise MessageError(f"unknown message type {str(kind)[:40]!r}")
+
+    def _check_owner(self, slot: int, client: Client) -> None:
+        """A slot that a client took stays its own until it leaves or hands it to a bot."""
+        owner = self.slots[slot].owner
+        if owner not in (None, client.id):
+            raise MessageError(f"slot {slot + 1} belongs to another client")
 
     @staticmethod
     def _slot_index(msg: dict) -> int:
@@ -422,6 +427,38 @@ class GameLoop:
                 s.controller = Controller().to_tensor()
 
 
+def _within_budget(game: GameLoop, client: Client) -> bool:
+    """Whether a client's message may be handled; one over the budget is dropped unread and
+    unanswered, counted, and logged once per interval, so that a flood costs the loop little."""
+    if client.limiter.allow():
+        return True
+    game.stats.throttled += 1
+    held = client.log_throttle.ready()
+    if client.limiter.abusive:
+        log.warning("client %d: over %d messages per second for %d s; disconnected", client.id,
+                    MAX_MESSAGES_PER_SECOND, client.limiter.abuse_seconds)
+    elif held is not None:
+        log.warning("client %d: more than %d messages per second; dropping the excess (%d so far)",
+                    client.id, MAX_MESSAGES_PER_SECOND, client.limiter.dropped)
+    return False
+
+
+def _reply(game: GameLoop, client: Client, text: str) -> dict[str, Any] | None:
+    """A client message handled: the reply, or an error message; never an exception, so that no
+    message can end the connection or the game."""
+    try:
+        return game.handle(client, text)
+    except MessageError as exc:
+        reason = str(exc)
+    except Exception:  # noqa: BLE001 - a bug must not let one message end the connection
+        log.exception("client %d: a message raised", client.id)
+        reason = "the server could not handle this message"
+    game.stats.rejected += 1
+    if client.log_throttle.ready() is not None:
+        log.warning("client %d: rejected message: %s (%r)", client.id, reason, text[:80])
+    return {"type": "error", "message": reason}
+
+
 async def _safe_send(ws: Any, text: str) -> None:
     try:
         await ws.send_str(text)
@@ -433,7 +470,9 @@ async def _safe_send(ws: Any, text: str) -> None:
 # The web application
 
 
-def create_app(game: GameLoop):
+def create_app(game: GameLoop, allowed_hosts: frozenset[str] | None = None):
+    """The aiohttp application; `allowed_hosts` are the names a request's Host (and a browser's
+    Origin) may carry (default: the loopback names, see `guard.allowed_hosts`)."""
     from aiohttp import WSMsgType, web
 
     async def index(request: web.Request) -> web.StreamResponse:
@@ -441,6 +480,8 @@ def create_app(game: GameLoop):
 
     async def static(request: web.Request) -> web.StreamResponse:
         name = request.match_info["name"]
+        if not guard.static_name_ok(name):
+            raise web.HTTPNotFound()
         path = (STATIC / name).resolve()
         if path.parent != STATIC.resolve() or not path.is_file():
             raise web.HTTPNotFound()
@@ -473,18 +514,20 @@ def create_app(game: GameLoop):
         log.info("client %d connected (%s)", client.id, "spectator" if spectator else "player")
         try:
             async for msg in ws:
+                if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY) and not _within_budget(game, client):
+                    if client.limiter.abusive:
+                        await ws.close(code=1008, message=b"too many messages")
+                        break
+                    await asyncio.sleep(client.limiter.until_next_window())
+                    continue
                 if msg.type == WSMsgType.TEXT:
-                    try:
-                        reply = game.handle(client, msg.data)
-                    except MessageError as exc:
-                        game.stats.rejected += 1
-                        log.warning("client %d: rejected message: %s (%r)", client.id, exc, msg.data[:80])
-                        reply = {"type": "error", "message": str(exc)}
+                    reply = _reply(game, client, msg.data)
                     if reply is not None:
                         await ws.send_str(json.dumps(reply))
                 elif msg.type == WSMsgType.BINARY:
                     game.stats.rejected += 1
-                    log.warning("client %d: rejected a binary message (%d bytes)", client.id, len(msg.data))
+                    if client.log_throttle.ready() is not None:
+                        log.warning("client %d: rejected a binary message (%d bytes)", client.id, len(msg.data))
                     await ws.send_str(json.dumps({"type": "error", "message": "binary messages are not accepted"}))
                 elif msg.type == WSMsgType.ERROR:
                     game.stats.rejected += 1
@@ -498,7 +541,8 @@ def create_app(game: GameLoop):
     async def favicon(request: web.Request) -> web.Response:
         return web.Response(status=204)
 
-    app = web.Application(client_max_size=64 * 1024)
+    allowed = allowed_hosts if allowed_hosts is not None else guard.allowed_hosts("127.0.0.1")
+    app = web.Application(client_max_size=64 * 1024, middlewares=[guard.middleware(allowed)])
     app.router.add_get("/", index)
     app.router.add_get("/favicon.ico", favicon)
     app.router.add_get("/static/{name}", static)
@@ -536,8 +580,10 @@ class ServerThread:
             print(srv.url)
     """
 
-    def __init__(self, game: GameLoop, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, game: GameLoop, host: str = "127.0.0.1", port: int = 0,
+                 allow_hosts: Sequence[str] = ()) -> None:
         self.game, self.host, self.port = game, host, port
+        self.allowed_hosts = guard.allowed_hosts(host, allow_hosts)
         self.url = ""
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ready = threading.Event()
@@ -550,7 +596,7 @@ class ServerThread:
         loop = asyncio.new_event_loop()
         self._loop = loop
         asyncio.set_event_loop(loop)
-        runner = web.AppRunner(create_app(self.game), access_log=None)
+        runner = web.AppRunner(create_app(self.game, self.allowed_hosts), access_log=None)
         try:
             loop.run_until_complete(runner.setup())
             site = web.TCPSite(runner, self.host, self.port)
@@ -612,11 +658,13 @@ def serve(checkpoint: Any = None, *, host: str = "127.0.0.1", port: int = 8000,
           stage: Any = "battlefield", characters: Sequence[Any] = ("fox", "falco"),
           slots: Sequence[str] = ("chase", "chase"), replay: str | None = None, fps: float = 60.0,
           open_browser: bool = True, torch_threads: int | None = 1, compile: bool | str = False,
-          dtype: str | None = None, print_fn: Callable[[str], None] = print) -> int:
+          dtype: str | None = None, allow_hosts: Sequence[str] = (),
+          print_fn: Callable[[str], None] = print) -> int:
     """Start the web game and block until interrupted (Ctrl-C). `checkpoint` as for
     `resolve_stepper` (a path or None for the registered model loader, a stepper, or "toy").
-    Binds to 127.0.0.1 unless `host` says otherwise; `compile` and `dtype` as for
-    `resolve_stepper`. Returns 0."""
+    Binds to 127.0.0.1 unless `host` says otherwise; requests must name this machine (or one of
+    `allow_hosts`) as their Host, and browsers must come from its own page (`guard`). `compile`
+    and `dtype` as for `resolve_stepper`. Returns 0."""
     from aiohttp import web
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
@@ -625,14 +673,14 @@ def serve(checkpoint: Any = None, *, host: str = "127.0.0.1", port: int = 8000,
                  "this takes up to a few minutes, once")
     game = GameLoop(checkpoint, stage, characters, slots, fps=fps, replay=replay, torch_threads=torch_threads,
                     compile=compile, dtype=dtype)
-    shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
-    url = f"http://{shown}:{port}/"
+    url = guard.reachable_urls(host, port)[0]
 
     async def main() -> None:
-        runner = web.AppRunner(create_app(game), access_log=None)
+        runner = web.AppRunner(create_app(game, guard.allowed_hosts(host, allow_hosts)), access_log=None)
         await runner.setup()
         await web.TCPSite(runner, host, port).start()
-        print_fn(f"dreamland play: {url}  (Ctrl-C to stop)")
+        for line in guard.startup_lines(host, port):
+            print_fn(line)
         if open_browser and _can_open_browser():
             import webbrowser
 

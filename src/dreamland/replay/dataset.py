@@ -8,6 +8,7 @@ Layout (see docs/dataset.md)::
       parts/<batch>/players.parquet  one row per game x frame x port x (leader | follower)
       parts/<batch>/items.parquet    one row per game x frame x live item
       _tmp/                        work in progress of running ingests; never read
+      _tmp/ingest*.lock            held by a running ingest (replay.ingest.dataset_lock)
 
 A batch becomes visible only when its folder is renamed into `parts/`, which is atomic, so a killed
 ingest never leaves a partial file that a reader would see.
@@ -124,21 +125,25 @@ class Dataset:
         if not meta.exists():
             if root.exists() and any(p.name not in ("_tmp",) for p in root.iterdir()):
                 raise DatasetError(f"{path}: folder is not empty and is not a dreamland dataset")
-            (root / "parts").mkdir(parents=True, exist_ok=True)
+            root.mkdir(parents=True, exist_ok=True)
             tmp = root / "dataset.json.tmp"
-            tmp.write_text(
-                json.dumps(
-                    {
-                        "format": FORMAT,
-                        "format_version": FORMAT_VERSION,
-                        "schema_fingerprint": storage_fingerprint(),
-                        "created_by": f"dreamland {__version__}",
-                        "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                    },
-                    indent=2,
+            try:
+                tmp.write_text(
+                    json.dumps(
+                        {
+                            "format": FORMAT,
+                            "format_version": FORMAT_VERSION,
+                            "schema_fingerprint": storage_fingerprint(),
+                            "created_by": f"dreamland {__version__}",
+                            "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                        },
+                        indent=2,
+                    )
                 )
-            )
-            tmp.replace(meta)
+                tmp.replace(meta)
+            finally:
+                tmp.unlink(missing_ok=True)  # a write that failed half-way (a full disk)
+        (root / "parts").mkdir(exist_ok=True)
         return Dataset(root)
 
     def batches(self) -> list[Path]:
@@ -151,7 +156,7 @@ class Dataset:
         files = [b / "games.parquet" for b in self.batches()]
         if not files:
             return manifest_schema().empty_table()
-        table = pa.concat_tables([pq.read_table(f, schema=manifest_schema()) for f in files])
+        table = pa.concat_tables([_read_manifest_part(f) for f in files])
         return _resolve_cross_shard_duplicates(table)
 
     def games(self, status: str = "ok") -> pa.Table:
@@ -177,6 +182,15 @@ class Dataset:
     def glob(self, table: str) -> str:
         """A glob DuckDB, Polars and pandas/pyarrow read directly: `SELECT * FROM '<glob>'`."""
         return str(self.path / "parts" / "*" / f"{table}.parquet")
+
+
+def _read_manifest_part(path: Path) -> pa.Table:
+    try:
+        return pq.read_table(path, schema=manifest_schema())
+    except (OSError, pa.ArrowException) as exc:
+        why = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise DatasetError(f"{path}: damaged ({why}); delete its batch folder {path.parent.name} and run "
+                           "dreamland ingest again with the same sources (it adds those games back)") from None
 
 
 def _resolve_cross_shard_duplicates(table: pa.Table) -> pa.Table:

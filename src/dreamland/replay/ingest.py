@@ -10,6 +10,7 @@ deletes and redoes.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import os
@@ -28,7 +29,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dreamland.fsutil import fsync
-from dreamland.replay.dataset import Dataset, manifest_table
+from dreamland.replay.dataset import Dataset, DatasetError, manifest_table
 from dreamland.replay.parse import ReplayError, eligibility, items_schema, parse_game, players_schema
 from dreamland.replay.sources import (
     Source,
@@ -273,6 +274,40 @@ def _clean_stale_runs(tmp_root: Path) -> None:
         os.close(fd)
 
 
+@contextlib.contextmanager
+def dataset_lock(root: Path, shard: tuple[int, int] = (0, 1),
+                 notify: Callable[[str], None] | None = None) -> Iterator[None]:
+    """Hold the dataset for one ingest. Two runs over the same replays would both find them new and
+    write their manifest rows twice, so a run waits while another holds what it needs: the whole
+    dataset for an unsharded run; for `--shard i/n`, that shard (shards of one count run side by
+    side; an unsharded run waits for them all). `notify` is told once when the run has to wait."""
+    index, count = shard
+    work = root / "_tmp"
+    work.mkdir(parents=True, exist_ok=True)
+    fds: list[int] = []
+    try:
+        _lock(fds, work / "ingest.lock", fcntl.LOCK_EX if count == 1 else fcntl.LOCK_SH, notify,
+              f"waiting for another dreamland ingest into {root} to finish")
+        if count > 1:
+            _lock(fds, work / f"ingest-{index}-of-{count}.lock", fcntl.LOCK_EX, notify,
+                  f"waiting for another dreamland ingest of shard {index}/{count} into {root} to finish")
+        yield
+    finally:
+        for fd in reversed(fds):
+            os.close(fd)  # closing releases the lock
+
+
+def _lock(fds: list[int], path: Path, mode: int, notify: Callable[[str], None] | None, waiting: str) -> None:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fds.append(fd)
+    try:
+        fcntl.flock(fd, mode | fcntl.LOCK_NB)
+    except BlockingIOError:
+        if notify:
+            notify(waiting)
+        fcntl.flock(fd, mode)
+
+
 def _spool_dir() -> str:
     shm = "/dev/shm"
     base = shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else None
@@ -358,18 +393,36 @@ def ingest(
     filters: Filters = Filters(),
     chunk_games: int = CHUNK_GAMES,
     progress: Callable[[int, dict], None] | None = None,
+    notify: Callable[[str], None] | None = None,
 ) -> Summary:
     """Ingest replays from `sources` into the dataset at `out`; returns what happened.
 
     Raises SourceError for missing or empty sources and DatasetError for an unusable dataset
-    folder; every problem with an individual replay becomes a manifest row instead.
+    folder or a failed write (a full disk): the batches published before it are kept, nothing
+    partial is. Every problem with an individual replay becomes a manifest row instead. Waits
+    while another ingest holds the dataset (`dataset_lock`), telling `notify` once.
     """
-    t0 = time.perf_counter()
     index, count = shard
     if count < 1 or not 0 <= index < count:
         raise SourceError(f"--shard {index}/{count}: expected i/n with 0 <= i < n")
     found = discover(sources)
-    dataset = Dataset.create_or_open(out)
+    try:
+        dataset = Dataset.create_or_open(out)
+        with dataset_lock(dataset.path, shard, notify):
+            return _ingest_locked(found, dataset, shard, filters, workers, chunk_games, progress)
+    except OSError as exc:
+        where = f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else "")
+        raise DatasetError(
+            f"{out}: cannot write ({where}); the games ingested before this are kept and nothing "
+            "partial is: free some space and run the same command again"
+        ) from None
+
+
+def _ingest_locked(found: list[Source], dataset: Dataset, shard: tuple[int, int], filters: Filters,
+                   workers: int | None, chunk_games: int,
+                   progress: Callable[[int, dict], None] | None) -> Summary:
+    t0 = time.perf_counter()
+    index, count = shard
     summary = Summary(sources=len(found), expected=expected_count(found, (index, count)))
 
     tmp_root = dataset.path / "_tmp"
@@ -377,11 +430,26 @@ def ingest(
     _clean_stale_runs(tmp_root)
     run_id = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + "-" + uuid.uuid4().hex[:8]
     run_dir = tmp_root / run_id
-    (run_dir / "claims").mkdir(parents=True)
-    (run_dir / "staging").mkdir()
-    lock_fd = os.open(run_dir / "lock", os.O_RDWR | os.O_CREAT)
-    fcntl.flock(lock_fd, fcntl.LOCK_EX)
+    spool = _spool_dir()
+    lock_fd = None
+    try:
+        (run_dir / "claims").mkdir(parents=True)
+        (run_dir / "staging").mkdir()
+        lock_fd = os.open(run_dir / "lock", os.O_RDWR | os.O_CREAT)
+        fcntl.flock(lock_fd, fcntl.LOCK_EX)
+        _run(found, dataset, shard, filters, workers, chunk_games, progress, summary, run_dir, run_id, spool)
+    finally:
+        shutil.rmtree(spool, ignore_errors=True)
+        shutil.rmtree(run_dir, ignore_errors=True)  # the unpublished work of this run, if any
+        if lock_fd is not None:
+            os.close(lock_fd)
+    summary.seconds = time.perf_counter() - t0
+    return summary
 
+
+def _run(found: list[Source], dataset: Dataset, shard: tuple[int, int], filters: Filters,
+         workers: int | None, chunk_games: int, progress: Callable[[int, dict], None] | None,
+         summary: Summary, run_dir: Path, run_id: str, spool: str) -> None:
     manifest = dataset.manifest()
     known = set(manifest["game_id"].drop_null().to_pylist())
     known_keys = set(zip(manifest["source_key"].to_pylist(), manifest["source_size"].to_pylist()))
@@ -392,7 +460,6 @@ def ingest(
         "parts": dataset.path / "parts",
         "filters": filters,
     }
-    spool = _spool_dir()
     workers = max(1, workers or os.cpu_count() or 1)
 
     def record(rows: list[dict]) -> None:
@@ -409,22 +476,15 @@ def ingest(
 
     if progress:
         progress(0, summary.as_dict())
-    work = _iter_work(found, (index, count), known_keys, summary, spool, progress)
+    work = _iter_work(found, shard, known_keys, summary, spool, progress)
     batches = (
         (chunk, f"{run_id}-{i:06d}") for i, chunk in enumerate(_chunks(work, chunk_games))
     )
-    try:
-        if workers == 1:
-            for chunk, batch in batches:
-                record(process_chunk(chunk, batch, ctx))
-        else:
-            _run_pool(batches, workers, ctx, record)
-    finally:
-        shutil.rmtree(spool, ignore_errors=True)
-        shutil.rmtree(run_dir, ignore_errors=True)
-        os.close(lock_fd)
-    summary.seconds = time.perf_counter() - t0
-    return summary
+    if workers == 1:
+        for chunk, batch in batches:
+            record(process_chunk(chunk, batch, ctx))
+    else:
+        _run_pool(batches, workers, ctx, record)
 
 
 def _run_pool(batches, workers: int, ctx: dict, record) -> None:

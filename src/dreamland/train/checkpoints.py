@@ -64,11 +64,16 @@ class CheckpointManager:
         return final
 
     def latest(self) -> Path | None:
+        """The checkpoint `latest` names; without a usable marker (a run killed between renaming
+        its newest checkpoint into place and writing the marker), the newest complete one."""
         marker = self.root / LATEST
-        if not marker.is_file():
-            return None
-        path = self.root / marker.read_text().strip()
-        return path if path.is_dir() else None
+        if marker.is_file():
+            path = self.root / marker.read_text().strip()
+            if path.name and path.is_dir():
+                return path
+        complete = sorted(p for p in self.root.iterdir() if p.is_dir() and p.name.startswith("step-")
+                          and not p.name.endswith(".tmp"))
+        return complete[-1] if complete else None
 
     def best(self) -> tuple[str, float] | None:
         marker = self.root / BEST

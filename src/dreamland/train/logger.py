@@ -6,6 +6,7 @@ Everything works offline. W&B is optional: asked for but not installed is a warn
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -13,18 +14,24 @@ from pathlib import Path
 
 class Logger:
     def __init__(self, run_dir: Path, *, tensorboard: bool, wandb: bool, project: str, config: dict,
-                 enabled: bool = True, resume: bool = False):
+                 enabled: bool = True, resume_step: int | None = None):
+        """`resume_step`: the step a resumed run continues from; what was logged after it (by the
+        run that stopped past its last checkpoint) is dropped, since it is about to be logged again."""
         self.enabled = enabled
         self.tb = None
         self.wandb = None
         if not enabled:
             return
-        self.jsonl = open(run_dir / "metrics.jsonl", "a" if resume else "w")
+        path = run_dir / "metrics.jsonl"
+        if resume_step is not None:
+            _truncate_after(path, resume_step)
+        self.jsonl = open(path, "a" if resume_step is not None else "w")
         if tensorboard:
             try:
                 from torch.utils.tensorboard import SummaryWriter
 
-                self.tb = SummaryWriter(str(run_dir / "tensorboard"))
+                purge = resume_step + 1 if resume_step is not None else None
+                self.tb = SummaryWriter(str(run_dir / "tensorboard"), purge_step=purge)
             except ImportError:
                 print("dreamland train: tensorboard is not installed; logging to metrics.jsonl only",
                       file=sys.stderr)
@@ -56,3 +63,20 @@ class Logger:
             self.tb.close()
         if self.wandb is not None:
             self.wandb.finish()
+
+
+def _truncate_after(path: Path, step: int) -> None:
+    """Keep the rows of steps up to `step` (and drop a row cut off half-way), atomically."""
+    if not path.is_file():
+        return
+    kept = []
+    for line in path.read_text().splitlines():
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(row, dict) and isinstance(row.get("step"), int) and row["step"] <= step:
+            kept.append(line + "\n")
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("".join(kept))
+    os.replace(tmp, path)

@@ -69,6 +69,11 @@ def _digest(model: torch.nn.Module) -> str:
     return h.hexdigest()[:16]
 
 
+def _earlier_checkpoint_hint(root: Path) -> str:
+    return (f"to resume from an earlier checkpoint, write its folder name into {root}/latest; "
+            "or start again in a new --run-dir")
+
+
 class Trainer:
     def __init__(self, cfg: TrainConfig, run_dir: Path, resume: bool = False):
         self.cfg = cfg
@@ -129,7 +134,7 @@ class Trainer:
             self._resume()
         self.logger = Logger(self.run_dir, tensorboard=cfg.log.tensorboard, wandb=cfg.log.wandb,
                              project=cfg.log.wandb_project, config=to_dict(cfg),
-                             enabled=self.rt.is_main, resume=resume)
+                             enabled=self.rt.is_main, resume_step=self.step if resume else None)
 
     # ------------------------------------------------------------------ run directory
 
@@ -140,7 +145,7 @@ class Trainer:
             if not config_path.is_file():
                 raise TrainError(f"{self.run_dir}: nothing to resume (no config.yaml)")
             return
-        if (self.run_dir / "checkpoints" / "latest").exists():
+        if self.checkpoints.latest() is not None:
             raise TrainError(f"{self.run_dir}: already holds a run; use --resume or a new --run-dir")
         if self.rt.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -172,13 +177,15 @@ class Trainer:
             self.optimizer.load_state_dict(states["optimizer"])
             self.scheduler.load_state_dict(states["scheduler"])
             set_rng_state(states["rng"])
+            self.step = int(trainer["step"])
+            self.epoch = int(trainer["epoch"])
+            self.batch_in_epoch = int(trainer["batch_in_epoch"])
         except CheckpointError as exc:
-            raise TrainError(str(exc)) from None
-        except (OSError, KeyError, ValueError, RuntimeError) as exc:
-            raise TrainError(f"{latest}: damaged checkpoint ({type(exc).__name__}: {exc})".splitlines()[0]) from None
-        self.step = int(trainer["step"])
-        self.epoch = int(trainer["epoch"])
-        self.batch_in_epoch = int(trainer["batch_in_epoch"])
+            raise TrainError(f"{exc}; {_earlier_checkpoint_hint(self.checkpoints.root)}") from None
+        except (OSError, KeyError, ValueError, TypeError, RuntimeError) as exc:
+            detail = (str(exc).strip().splitlines() or [""])[0][:300]
+            raise TrainError(f"{latest}: damaged checkpoint ({type(exc).__name__}: {detail}); "
+                             f"{_earlier_checkpoint_hint(self.checkpoints.root)}") from None
 
     def _init_weights(self, path: str) -> None:
         """Start from a checkpoint's weights (fine-tuning, or a longer run from a short one); the

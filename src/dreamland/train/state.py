@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 
@@ -53,9 +54,17 @@ def save_state(path: Path, name: str, state: dict) -> None:
 
 
 def load_state(path: Path, name: str) -> dict:
-    tensors = load_file(str(path / f"{name}.safetensors"))
-    structure = json.loads((path / f"{name}.json").read_text())
-    return _join(structure, tensors)
+    """The state saved by `save_state`; a ValueError naming the file if either file is missing,
+    truncated or inconsistent with the other."""
+    current = path / f"{name}.safetensors"
+    try:
+        tensors = load_file(str(current))
+        current = path / f"{name}.json"
+        structure = json.loads(current.read_text())
+        return _join(structure, tensors)
+    except (SafetensorError, OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        why = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise ValueError(f"{current}: {why}") from None
 
 
 def rng_state() -> dict:
