@@ -166,7 +166,7 @@ def repeat_as_seed(frame: dict[str, Tensor], k: int) -> dict[str, Tensor]:
 
 
 def _name_of_action(action: int, character: int) -> str:
-    return A.action_name(action)
+    return A.action_name(action, character)
 
 
 class _FieldView:
