@@ -52,6 +52,16 @@ def test_keyboard_in_the_page_moves_player_1_and_bad_messages_do_not_stop_the_ga
             page.wait_for_function(f"Number(document.getElementById('p0-x').textContent) > {x_page0 + 20}", timeout=10000)
             assert _state(srv.url)["state"]["players"][0]["x"] > x_server0 + 20
             assert float(page.locator("#p1-x").text_content()) == pytest.approx(60.0, abs=0.5)  # player 2 idle
+            # the press was timed from the key event to the drawn frame computed with it
+            lat = page.evaluate("window.dreamlandLatency")
+            assert lat["samples"] >= 1 and lat["last"] > 0 and lat["frame"] >= 0
+            assert page.locator("#latency").text_content() != "–"
+            # /api/stats and the page name the model, its step mode and the frame's phases
+            stats = json.load(urllib.request.urlopen(srv.url + "api/stats", timeout=5))
+            assert stats["model"]["name"] == "physics toy (not a model)"
+            assert stats["phases"]["model"]["share"] > 0 and stats["phases"]["send"]["mean_ms"] > 0
+            page.wait_for_function("document.getElementById('model').textContent.includes('physics toy')")
+            assert "step python" in page.locator("#model").text_content()
             # a jump from the page
             page.keyboard.down("Space")
             page.wait_for_function("document.getElementById('p0-on_ground').textContent === 'false'", timeout=5000)

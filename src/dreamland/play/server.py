@@ -40,6 +40,7 @@ from dreamland.play.controller import Controller, as_tensor
 from dreamland.play.core import BatchedCore, parse_characters, parse_stage
 from dreamland.play.state import GameState, neutral_controllers, schema_json
 from dreamland.play.stepper import resolve_stepper
+from dreamland.play.timing import PhaseTimes, describe_model
 from dreamland.schema import characters as C
 
 log = logging.getLogger("dreamland.play.server")
@@ -102,6 +103,7 @@ class Slot:
     controller: torch.Tensor = field(default_factory=lambda: Controller().to_tensor())
     last_input_frame: int = -1
     inputs: int = 0
+    input_seq: int | None = None  # the page's number of its latest input, echoed in frames (latency)
 
     def describe(self) -> dict[str, Any]:
         return {"source": self.source, "bot": self.bot_name if self.source == "bot" else None,
@@ -116,6 +118,7 @@ class Client:
         self.ws = ws
         self.spectator = spectator
         self.latest: str | None = None
+        self.phases: PhaseTimes | None = None  # records how long each send takes
         self.ready = asyncio.Event()
         self.dropped = 0
         self.sent = 0
@@ -145,7 +148,10 @@ class Client:
                     continue
                 if self.ws.closed:
                     return
+                t0 = time.perf_counter()
                 await self.ws.send_str(msg)
+                if self.phases is not None:
+                    self.phases.add("send", (time.perf_counter() - t0) * 1000.0)
                 self.sent += 1
         except (ConnectionError, RuntimeError, asyncio.CancelledError):
             return
@@ -217,6 +223,11 @@ class GameLoop:
         # take it now, before the clock runs, not as 1,600 skipped frames of the first game.
         self.core.step(neutral_controllers(1))
         self.core.reset()
+        self.phases = PhaseTimes()
+        self.core.phases = self.phases  # after the warm-up step, which is not a frame of the game
+        self.model_info = {**describe_model(self.stepper, stepper), "compile_requested": compile or False,
+                           "dtype_requested": dtype}
+        self._phase_cache: tuple[float, dict[str, Any]] = (0.0, {})
         if getattr(self.stepper, "compile_error", None):  # the game runs, but slower than asked
             log.warning("the compiled step could not be built, so the model steps without it: %s",
                         self.stepper.compile_error)
@@ -267,8 +278,19 @@ class GameLoop:
         parse_characters(chars)
         self.pending_restart = {"stage": sid, "characters": chars}
 
+    def stats_snapshot(self) -> dict[str, Any]:
+        """Frame times and counters (fresh), the model, and the phases' shares (recomputed at most
+        four times a second: they are percentiles over 600 frames, sent with every frame)."""
+        at, phases = self._phase_cache
+        now = time.monotonic()
+        if now - at > 0.25:
+            phases = self.phases.snapshot(self.fps)
+            self._phase_cache = (now, phases)
+        return {**self.stats.snapshot(self.clients), "model": self.model_info, **phases}
+
     # --- one frame (worker thread)
-    def _compute(self, remote: list[torch.Tensor | None], restart: dict[str, Any] | None) -> str:
+    def _compute(self, remote: list[torch.Tensor | None], restart: dict[str, Any] | None,
+                 input_seq: list[int | None] | None = None) -> str:
         if self.stall:
             time.sleep(self.stall)
             self.stall = 0.0
@@ -280,6 +302,7 @@ class GameLoop:
                     s.bot.reset()
             self.state = self.core.game_state(0)
         ctrls = []
+        t_bots = time.perf_counter()
         for i, s in enumerate(self.slots):
             if s.bot is not None:
                 try:
@@ -290,13 +313,16 @@ class GameLoop:
             else:
                 c = remote[i]
                 ctrls.append(c if c is not None else Controller().to_tensor())
+        self.phases.add("bots", (time.perf_counter() - t_bots) * 1000.0)
         if not self.state.game_over:
             self.core.step(torch.stack(ctrls)[None])
-        self.state = self.core.game_state(0)
-        self.state_json = self.state.to_json()
-        return json.dumps({"type": "frame", "state": self.state_json,
-                           "stats": self.stats.snapshot(self.clients),
-                           "slots": [s.describe() for s in self.slots]}, separators=(",", ":"))
+        with self.phases.measure("state"):
+            self.state = self.core.game_state(0)
+            self.state_json = self.state.to_json()
+        with self.phases.measure("json"):
+            return json.dumps({"type": "frame", "state": self.state_json, "stats": self.stats_snapshot(),
+                               "slots": [s.describe() for s in self.slots],
+                               "input_seq": input_seq or [None, None]}, separators=(",", ":"))
 
     # --- the loop (event-loop thread)
     async def run(self) -> None:
@@ -307,9 +333,10 @@ class GameLoop:
         try:
             while self.running:
                 remote = [s.controller if s.source in REMOTE_SOURCES else None for s in self.slots]
+                seqs = [s.input_seq if s.source in REMOTE_SOURCES else None for s in self.slots]
                 restart, self.pending_restart = self.pending_restart, None
                 t0 = time.perf_counter()
-                msg = await loop.run_in_executor(self.executor, self._compute, remote, restart)
+                msg = await loop.run_in_executor(self.executor, self._compute, remote, restart, seqs)
                 compute_ms = (time.perf_counter() - t0) * 1000.0
                 for c in list(self.clients.values()):
                     c.offer(msg)
@@ -370,9 +397,13 @@ class GameLoop:
             frame = msg.get("frame")
             if frame is not None and (isinstance(frame, bool) or not isinstance(frame, int)):
                 raise MessageError("frame must be an integer")
+            seq = msg.get("seq")
+            if seq is not None and (isinstance(seq, bool) or not isinstance(seq, int)):
+                raise MessageError("seq must be an integer")
             s.owner = client.id
             s.controller = ctrl.to_tensor()
             s.last_input_frame = frame if frame is not None else -1
+            s.input_seq = seq
             s.inputs += 1
             return None
         if kind == "slot":
@@ -455,16 +486,17 @@ def create_app(game: GameLoop):
 
     async def api_state(request: web.Request) -> web.Response:
         return web.json_response({"state": game.state_json, "config": game.config(),
-                                  "stats": game.stats.snapshot(game.clients)})
+                                  "stats": game.stats_snapshot()})
 
     async def api_stats(request: web.Request) -> web.Response:
-        return web.json_response(game.stats.snapshot(game.clients))
+        return web.json_response(game.stats_snapshot())
 
     async def websocket(request: web.Request) -> web.StreamResponse:
         ws = web.WebSocketResponse(max_msg_size=WS_MAX_BYTES, heartbeat=20.0)
         await ws.prepare(request)
         spectator = request.query.get("spectate") in ("1", "true", "yes")
         client = Client(game.next_client, ws, spectator)
+        client.phases = game.phases
         game.next_client += 1
         game.clients[client.id] = client
         sender = asyncio.ensure_future(client.sender())

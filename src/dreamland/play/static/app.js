@@ -17,6 +17,13 @@ const keys = new Set();     // KeyboardEvent.code currently held
 const stickState = [null, null];
 let drawCount = 0, drawFps = 0, drawT0 = performance.now();
 let pingMs = null;
+// Input latency: each key change gets a number (seq) sent with the input; the server echoes, in
+// every frame, the seq of the input that frame was computed with. The latency of a press is the
+// time from the key event to drawing the first frame that used it.
+let inputSeq = 0;
+let press = null;           // {seq, t, frame} of the latest key change not yet drawn
+const latencies = [];       // ms, the most recent presses
+window.dreamlandLatency = { last: null, median: null, samples: 0, frame: null };
 
 // ------------------------------------------------------------------ setup
 async function main() {
@@ -137,6 +144,9 @@ function send(obj) {
 
 function onFrame(msg) {
   const f = msg.state.frame;
+  if (press && press.frame === null && msg.input_seq && msg.input_seq.some((q) => q !== null && q >= press.seq)) {
+    press.frame = f;
+  }
   if (lastFrame >= 0 && f > lastFrame + 1) gaps += f - lastFrame - 1;
   lastFrame = f;
   latest = msg;
@@ -190,7 +200,7 @@ function sendInputs() {
     const s = config.slots[i];
     if (s.source !== "keyboard" && s.source !== "gamepad") continue;
     const c = s.source === "keyboard" ? keyboardController(i) : gamepadController(i);
-    send({ type: "input", slot: i, frame: lastFrame, controller: c });
+    send({ type: "input", slot: i, frame: lastFrame, seq: inputSeq, controller: c });
   }
 }
 
@@ -201,11 +211,30 @@ function mappedKey(code) {
 }
 window.addEventListener("keydown", (e) => {
   if (e.target && e.target.tagName === "SELECT") return;
-  if (mappedKey(e.code)) { e.preventDefault(); if (!keys.has(e.code)) { keys.add(e.code); sendInputs(); } }
+  if (mappedKey(e.code)) { e.preventDefault(); if (!keys.has(e.code)) { keys.add(e.code); keyChanged(e); } }
 });
 window.addEventListener("keyup", (e) => {
-  if (keys.delete(e.code)) { e.preventDefault(); sendInputs(); }
+  if (keys.delete(e.code)) { e.preventDefault(); keyChanged(e); }
 });
+
+function keyChanged(e) {
+  inputSeq += 1;
+  // the event's own timestamp: the press as the browser saw it, before this handler ran
+  press = { seq: inputSeq, t: e.timeStamp || performance.now(), frame: null };
+  sendInputs();
+}
+
+function recordLatency(now) {
+  if (!press || press.frame === null || !latest || latest.state.frame < press.frame) return;
+  latencies.push(now - press.t);
+  if (latencies.length > 50) latencies.shift();
+  const sorted = [...latencies].sort((a, b) => a - b);
+  window.dreamlandLatency = { last: now - press.t, median: sorted[Math.floor(sorted.length / 2)],
+                              samples: latencies.length, frame: press.frame };
+  press = null;
+  $("latency").textContent = window.dreamlandLatency.last.toFixed(1);
+  $("latency50").textContent = window.dreamlandLatency.median.toFixed(1);
+}
 window.addEventListener("blur", () => { keys.clear(); sendInputs(); });
 
 function showGamepads() {
@@ -226,6 +255,7 @@ function draw() {
   const now = performance.now();
   if (now - drawT0 > 1000) { drawFps = drawCount; drawCount = 0; drawT0 = now; showGamepads(); }
   if (!latest) return;
+  recordLatency(now);
   const st = latest.state;
   const stage = stageOf(st.stage);
   const cv = $("screen"), g = cv.getContext("2d");
@@ -333,8 +363,20 @@ function hud(st, stats) {
     $("dropped").textContent = stats.dropped; $("rejected").textContent = stats.rejected;
   }
   $("gaps").textContent = gaps;
+  if (stats && stats.model) showModel(stats);
   $("ping").textContent = pingMs === null ? "–" : pingMs.toFixed(1);
   $("drawfps").textContent = drawFps;
+}
+
+let modelShown = "";
+function showModel(stats) {
+  const m = stats.model;
+  const share = (p) => (stats.phases && stats.phases[p] ? `${p} ${(100 * stats.phases[p].share).toFixed(0)}%` : "");
+  const text = `${m.name} · step ${m.step_mode}${m.dtype ? " " + m.dtype : ""}` +
+    (m.parameters ? ` · ${(m.parameters / 1e6).toFixed(1)} M parameters` : "") +
+    ` · frame: ${["bots", "model", "rules", "state", "json", "send"].map(share).join(" · ")}` +
+    ` · idle ${(100 * (stats.idle_share || 0)).toFixed(0)}%`;
+  if (text !== modelShown) { $("model").textContent = text; modelShown = text; }
 }
 
 function inspector(st) {
