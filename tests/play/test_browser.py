@@ -86,3 +86,33 @@ def test_keyboard_in_the_page_moves_player_1_and_bad_messages_do_not_stop_the_ga
             page.screenshot(path=os.environ.get("DREAMLAND_SCREENSHOT", "/dev/null"), type="png")
         finally:
             browser.close()
+
+
+def _launch(pw):
+    return pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+
+
+def test_the_drawn_pose_follows_the_action_category():
+    game = GameLoop("toy", "battlefield", ("marth", "jigglypuff"), slots=("idle", "idle"), torch_threads=None)
+    with ServerThread(game) as srv, sync_api.sync_playwright() as pw:
+        browser = _launch(pw)
+        try:
+            page = browser.new_page()
+            errors = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(srv.url)
+            page.wait_for_function("window.dreamlandPoses[0] === 'stand'", timeout=20000)
+            page.select_option("#slot0", "keyboard")
+            page.wait_for_function("document.getElementById('slot0').value === 'keyboard'")
+            page.keyboard.down("KeyD")
+            page.wait_for_function("['walk', 'dash'].includes(window.dreamlandPoses[0])", timeout=10000)
+            page.keyboard.up("KeyD")
+            page.keyboard.down("Space")
+            page.wait_for_function("['jump', 'fall'].includes(window.dreamlandPoses[0])", timeout=10000)
+            page.keyboard.up("Space")
+            schema = json.load(urllib.request.urlopen(srv.url + "api/schema", timeout=5))
+            assert {"stand", "walk", "jump", "shield", "ledge", "dead", "respawn"} <= set(schema["poses"])
+            assert all(len(s["outline"]) >= 4 for s in schema["stages"])
+            assert not errors
+        finally:
+            browser.close()
