@@ -37,6 +37,7 @@ import torch
 from dreamland.play import facts
 from dreamland.play.bots import BOTS, Bot, make_bot
 from dreamland.play.controller import Controller, as_tensor
+from dreamland.play.ghost import GhostReplay, Recording, divergence
 from dreamland.play.core import BatchedCore, parse_characters, parse_stage
 from dreamland.play.state import GameState, neutral_controllers, schema_json
 from dreamland.play.stepper import resolve_stepper
@@ -203,7 +204,8 @@ class GameLoop:
                  slots: Sequence[str] = ("chase", "chase"), fps: float = 60.0,
                  replay: str | None = None, bot_options: dict[str, dict] | None = None,
                  stocks: int = facts.STOCKS, timer_frames: int = facts.GAME_FRAMES,
-                 torch_threads: int | None = 1, compile: bool | str = False, dtype: str | None = None) -> None:
+                 torch_threads: int | None = 1, compile: bool | str = False, dtype: str | None = None,
+                 ghost: bool = True) -> None:
         # One intra-op thread: on a small CPU, torch's default (one per core) makes a one-frame
         # step several times slower (measured: tiny model 84 ms -> 6 ms per frame on 2 cores).
         # Process-wide; None leaves torch's setting alone.
@@ -231,6 +233,12 @@ class GameLoop:
         if getattr(self.stepper, "compile_error", None):  # the game runs, but slower than asked
             log.warning("the compiled step could not be built, so the model steps without it: %s",
                         self.stepper.compile_error)
+        # With a replay, the game starts from it and the real game is the ghost (play/ghost.py).
+        self.ghost = GhostReplay(replay, self.core.item_slots) if replay and ghost else None
+        if self.ghost is not None:
+            self._seed_from_ghost()
+        self.recording = Recording({"model": self.model_info["name"], "fps": fps,
+                                    "replay": self.ghost.describe()["path"] if self.ghost else None})
         self.slots = [Slot(), Slot()]
         for i, s in enumerate(slots):
             self._set_source(i, s if s in REMOTE_SOURCES else "bot", None if s in REMOTE_SOURCES else s)
@@ -278,6 +286,20 @@ class GameLoop:
         parse_characters(chars)
         self.pending_restart = {"stage": sid, "characters": chars}
 
+    def _seed_from_ghost(self) -> None:
+        assert self.ghost is not None
+        self.core.reset(seed=self.ghost.seed(self.core.context))
+        g = self.ghost.game
+        self.stage = g.stage
+        self.characters = tuple(C.internal_to_external(c) for c in g.characters)
+
+    def _ghost_frame(self) -> dict[str, Any] | None:
+        if self.ghost is None:
+            return None
+        real = self.ghost.real_state()
+        return {**self.ghost.describe(), "players": [p.to_json() for p in real.players],
+                "divergence": divergence(self.state, real)}
+
     def stats_snapshot(self) -> dict[str, Any]:
         """Frame times and counters (fresh), the model, and the phases' shares (recomputed at most
         four times a second: they are percentiles over 600 frames, sent with every frame)."""
@@ -301,10 +323,20 @@ class GameLoop:
                 if s.bot is not None:
                     s.bot.reset()
             self.state = self.core.game_state(0)
+        advance = True
+        if self.ghost is not None:
+            seek = self.ghost.take_seek()
+            if seek is not None:
+                self.ghost.row = seek
+                self._seed_from_ghost()
+                self.state = self.core.game_state(0)
+            advance = self.ghost.should_advance()
         ctrls = []
         t_bots = time.perf_counter()
         for i, s in enumerate(self.slots):
-            if s.bot is not None:
+            if self.ghost is not None and s.source == "bot" and s.bot_name == "replay":
+                ctrls.append(self.ghost.real_input(i))
+            elif s.bot is not None:
                 try:
                     ctrls.append(as_tensor(s.bot(self.state, i)))
                 except Exception:  # noqa: BLE001 - a broken bot plays neutral, the game goes on
@@ -314,15 +346,20 @@ class GameLoop:
                 c = remote[i]
                 ctrls.append(c if c is not None else Controller().to_tensor())
         self.phases.add("bots", (time.perf_counter() - t_bots) * 1000.0)
-        if not self.state.game_over:
+        if advance and not self.state.game_over:
             self.core.step(torch.stack(ctrls)[None])
+            if self.ghost is not None:
+                self.ghost.advance()
         with self.phases.measure("state"):
             self.state = self.core.game_state(0)
             self.state_json = self.state.to_json()
+            ghost = self._ghost_frame()
+        if advance:
+            self.recording.add(self.state.frame, torch.stack(ctrls), self.state_json, ghost)
         with self.phases.measure("json"):
             return json.dumps({"type": "frame", "state": self.state_json, "stats": self.stats_snapshot(),
                                "slots": [s.describe() for s in self.slots],
-                               "input_seq": input_seq or [None, None]}, separators=(",", ":"))
+                               "input_seq": input_seq or [None, None], "ghost": ghost}, separators=(",", ":"))
 
     # --- the loop (event-loop thread)
     async def run(self) -> None:
@@ -417,6 +454,14 @@ class GameLoop:
             self._set_source(slot, source, bot, owner=client.id if source in REMOTE_SOURCES else None)
             self.broadcast_json(self.config())
             return None
+        if kind == "replay":
+            if self.ghost is None:
+                raise MessageError("no replay: start with dreamland play --replay FILE.slp")
+            try:
+                self.ghost.command(str(msg.get("op")), msg.get("frame"))
+            except ValueError as exc:
+                raise MessageError(str(exc)) from None
+            return None
         if kind == "restart":
             stage, chars = msg.get("stage"), msg.get("characters")
             try:
@@ -491,6 +536,11 @@ def create_app(game: GameLoop):
     async def api_stats(request: web.Request) -> web.Response:
         return web.json_response(game.stats_snapshot())
 
+    async def api_session(request: web.Request) -> web.Response:
+        body = json.dumps(game.recording.to_json(), separators=(",", ":"))
+        return web.Response(text=body, content_type="application/json",
+                            headers={"Content-Disposition": 'attachment; filename="dreamland-session.json"'})
+
     async def websocket(request: web.Request) -> web.StreamResponse:
         ws = web.WebSocketResponse(max_msg_size=WS_MAX_BYTES, heartbeat=20.0)
         await ws.prepare(request)
@@ -537,6 +587,7 @@ def create_app(game: GameLoop):
     app.router.add_get("/api/schema", api_schema)
     app.router.add_get("/api/state", api_state)
     app.router.add_get("/api/stats", api_stats)
+    app.router.add_get("/api/session", api_session)
     app.router.add_get("/ws", websocket)
 
     tasks: list[asyncio.Future] = []
@@ -655,6 +706,8 @@ def serve(checkpoint: Any = None, *, host: str = "127.0.0.1", port: int = 8000,
     if compile:
         print_fn(f"dreamland play: building the compiled step ({'aot' if compile is True else compile}); "
                  "this takes up to a few minutes, once")
+    if replay and tuple(slots) == ("chase", "chase"):  # a replay's own players, until someone takes over
+        slots = ("replay", "replay")
     game = GameLoop(checkpoint, stage, characters, slots, fps=fps, replay=replay, torch_threads=torch_threads,
                     compile=compile, dtype=dtype)
     shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
