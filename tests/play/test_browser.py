@@ -116,3 +116,46 @@ def test_the_drawn_pose_follows_the_action_category():
             assert not errors
         finally:
             browser.close()
+
+
+def test_replay_ghost_divergence_take_over_and_session_playback(replays_dir):
+    from .helpers import RecordingStepper
+
+    replay = replays_dir / "Walnut356_SlippiStats__Modern_Replays_Game_20221227T193458.slp"
+    if not replay.exists():
+        pytest.skip("replay missing")
+    game = GameLoop(RecordingStepper(), slots=("replay", "replay"), replay=str(replay), torch_threads=None)
+    with ServerThread(game) as srv, sync_api.sync_playwright() as pw:
+        browser = _launch(pw)
+        try:
+            page = browser.new_page()
+            errors = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(srv.url)
+            # the ghost and the divergence plot
+            page.wait_for_function("(window.dreamlandDivergence || 0) > 20", timeout=20000)
+            assert page.locator("#replaybox").is_visible()
+            assert page.evaluate("latest.ghost.players.length") == 2
+            # pause, step
+            page.click("#pause")
+            page.wait_for_function("document.getElementById('ghostframe').textContent.includes('paused')", timeout=5000)
+            f0 = _state(srv.url)["state"]["frame"]
+            page.click("#stepbtn")
+            deadline = time.time() + 5
+            while _state(srv.url)["state"]["frame"] != f0 + 1 and time.time() < deadline:
+                time.sleep(0.05)
+            assert _state(srv.url)["state"]["frame"] == f0 + 1
+            page.click("#pause")  # resume
+            # take over slot 1 with the keyboard
+            page.select_option("#slot0", "keyboard")
+            deadline = time.time() + 10
+            while _state(srv.url)["config"]["slots"][0]["source"] != "keyboard" and time.time() < deadline:
+                time.sleep(0.05)
+            assert _state(srv.url)["config"]["slots"][0]["source"] == "keyboard"
+            # the saved session, played back on the page
+            page.evaluate("fetch('/api/session').then((r) => r.json()).then((s) => window.dreamlandStartPlayback(s))")
+            page.wait_for_function("window.dreamlandPlayback && window.dreamlandPlayback.index > 10", timeout=10000)
+            assert page.evaluate("window.dreamlandPlayback.total") > 10
+            assert not errors
+        finally:
+            browser.close()

@@ -31,6 +31,7 @@ async function main() {
   buildSetup();
   buildKeymap();
   buildInspector();
+  buildReplayControls();
   connect();
   requestAnimationFrame(draw);
   setInterval(() => send({ type: "ping", t: performance.now() }), 1000);
@@ -143,6 +144,8 @@ function send(obj) {
 }
 
 function onFrame(msg) {
+  if (playback) return;  // a session file is playing: the live game is not shown
+  noteDivergence(msg);
   const f = msg.state.frame;
   if (press && press.frame === null && msg.input_seq && msg.input_seq.some((q) => q !== null && q >= press.seq)) {
     press.frame = f;
@@ -554,3 +557,77 @@ function inspector(st) {
 }
 
 main();
+
+// ------------------------------------------------------------------ the dream beside reality
+// Divergence history (one point per frame received) and the replay controls, shown when frames
+// carry a ghost; a saved session is played back here without the server's game.
+const divergenceHistory = [];   // {frame, err: [p1, p2], mismatch: [p1, p2]}
+let playback = null;            // {frames, k, timer} while a session file plays
+
+function noteDivergence(msg) {
+  const gh = msg.ghost;
+  if (!gh) return;
+  const last = divergenceHistory[divergenceHistory.length - 1];
+  if (last && last.frame === gh.frame_id) return;
+  if (last && gh.frame_id < last.frame) divergenceHistory.length = 0;  // a seek back: a new run
+  divergenceHistory.push({ frame: gh.frame_id, err: gh.divergence.position_error, mismatch: gh.divergence.action_mismatch });
+  if (divergenceHistory.length > 600) divergenceHistory.shift();
+  window.dreamlandDivergence = divergenceHistory.length;
+}
+
+function drawDivergence() {
+  const box = $("replaybox");
+  const gh = latest && latest.ghost;
+  box.hidden = !gh;
+  if (!gh) return;
+  const cv = $("divergence"), g = cv.getContext("2d");
+  g.clearRect(0, 0, cv.width, cv.height);
+  const maxErr = Math.max(10, ...divergenceHistory.flatMap((h) => h.err.filter((e) => e !== null)));
+  const n = divergenceHistory.length, w = cv.width, h = cv.height - 14;
+  [0, 1].forEach((p) => {
+    g.strokeStyle = COLORS[p]; g.beginPath();
+    divergenceHistory.forEach((d, k) => {
+      const x = (k / 600) * w, y = h - ((d.err[p] || 0) / maxErr) * (h - 4);
+      k ? g.lineTo(x, y) : g.moveTo(x, y);
+      if (d.mismatch[p]) { g.fillStyle = COLORS[p]; g.fillRect(x, h + 2 + p * 6, 1, 5); }
+    });
+    g.stroke();
+  });
+  g.fillStyle = "#99a"; g.font = "10px sans-serif";
+  g.fillText(`position error (units), max ${maxErr.toFixed(0)}; ticks: action differs`, 4, 10);
+  $("ghostframe").textContent = `${gh.frame_id} / ${gh.last_frame_id}${gh.paused ? " (paused)" : ""}`;
+  const seek = $("seek");
+  if (document.activeElement !== seek) { seek.min = gh.first_frame_id; seek.max = gh.last_frame_id; seek.value = gh.frame_id; }
+  if (n && !playback) {
+    const e = divergenceHistory[n - 1].err.map((v) => (v === null ? "–" : v.toFixed(1)));
+    $("diverr").textContent = e.join(" / ");
+  }
+}
+
+function buildReplayControls() {
+  $("pause").addEventListener("click", (e) => { send({ type: "replay", op: latest && latest.ghost && latest.ghost.paused ? "resume" : "pause" }); e.target.blur(); });
+  $("stepbtn").addEventListener("click", (e) => { send({ type: "replay", op: "step" }); e.target.blur(); });
+  $("seek").addEventListener("change", (e) => { send({ type: "replay", op: "seek", frame: Number(e.target.value) }); e.target.blur(); });
+  $("sessionfile").addEventListener("change", async (e) => {
+    const file = e.target.files[0];
+    if (file) startPlayback(JSON.parse(await file.text()));
+    e.target.blur();
+  });
+}
+
+function startPlayback(session) {
+  if (!session || !Array.isArray(session.frames) || !session.frames.length) return;
+  if (playback) clearInterval(playback.timer);
+  divergenceHistory.length = 0;
+  playback = { frames: session.frames, k: 0, timer: null };
+  $("status").textContent = `playing back a session (${session.frames.length} frames)`;
+  playback.timer = setInterval(() => {
+    const f = playback.frames[playback.k];
+    latest = { type: "frame", state: f.state, stats: latest ? latest.stats : null, ghost: f.ghost || null };
+    noteDivergence(latest);
+    window.dreamlandPlayback = { frame: f.state.frame, index: playback.k, total: playback.frames.length };
+    playback.k += 1;
+    if (playback.k >= playback.frames.length) { clearInterval(playback.timer); $("status").textContent = "session played back"; }
+  }, 1000 / (session.fps || 60));
+}
+window.dreamlandStartPlayback = startPlayback;
