@@ -401,7 +401,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--characters", nargs=2, default=["fox", "falco"], metavar=("P1", "P2"))
     p.add_argument("--slots", nargs=2, default=["chase", "chase"], metavar=("SLOT1", "SLOT2"),
                    help="keyboard, gamepad, idle, random, chase, or replay (default: two chase bots; switch a slot to keyboard or gamepad on the page)")
-    p.add_argument("--replay", help="a .slp to start from, or to feed the replay bot")
+    p.add_argument("--replay", help="a .slp: the model starts from it, driven by its real inputs, with the real game drawn as a ghost beside it (take over a slot on the page)")
     p.add_argument("--no-browser", action="store_true", help="do not open a browser")
     p.add_argument("--compile", choices=COMPILE_MODES, default="eager",
                    help="how the model's step runs (default: eager, enough for the small preset); "

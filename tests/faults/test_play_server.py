@@ -233,14 +233,18 @@ def test_a_restart_announces_the_new_stage_and_characters():
 
 
 def test_a_flooding_client_is_throttled_then_disconnected_and_the_game_keeps_its_rate(caplog):
-    """The flood comes from another process, as it would. On a busy machine the loop's rate is only
-    checked loosely; what the fix changes is counted exactly: the server handles no more than the
+    """The flood comes from another process, as it would. The loop's rate is compared with its
+    own rate just before the flood (not with a fixed figure: machines differ); what the fix
+    changes is counted exactly: the server handles no more than the
     budget, answers none of the excess, logs a few lines, and cuts the client off."""
     import logging
 
     game = _game(slots=("keyboard", "idle"))
     with caplog.at_level(logging.WARNING, logger="dreamland.play.server"), ServerThread(game) as srv:
         seconds = guard.ABUSE_SECONDS + 1.5
+        b0, bt0 = srv.call(lambda: game.stats.frames), time.monotonic()
+        time.sleep(guard.ABUSE_SECONDS - 1.0)  # the same span without a flood, on the same machine
+        b1, bt1 = srv.call(lambda: game.stats.frames), time.monotonic()
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
         flood = subprocess.Popen([sys.executable, str(HERE / "flood.py"), srv.url.replace("http", "ws") + "ws",
                                   str(seconds)], stdout=subprocess.PIPE, text=True, env=env)
@@ -252,8 +256,11 @@ def test_a_flooding_client_is_throttled_then_disconnected_and_the_game_keeps_its
         result = json.loads(out)
         handled = srv.call(lambda: game.slots[0].inputs)
         stats = srv.call(lambda: game.stats.snapshot(game.clients))
+        deadline = time.monotonic() + 10  # the server drops a closed client on its next turn
+        while srv.call(lambda: len(game.clients)) and time.monotonic() < deadline:
+            time.sleep(0.05)
         clients_left = srv.call(lambda: len(game.clients))
-    fps = (f1 - f0) / (t1 - t0)
+    fps, quiet_fps = (f1 - f0) / (t1 - t0), (b1 - b0) / (bt1 - bt0)
     budget = guard.MAX_MESSAGES_PER_SECOND * (guard.ABUSE_SECONDS + 1)
     assert result["sent"] > 2 * budget, result  # far over the budget
     assert handled <= budget, (handled, result)  # the rest was never parsed
@@ -262,4 +269,6 @@ def test_a_flooding_client_is_throttled_then_disconnected_and_the_game_keeps_its
     assert result["closed_by_server"] and clients_left == 0
     warnings = [r.getMessage() for r in caplog.records if "messages per second" in r.getMessage()]
     assert 1 <= len(warnings) <= 2 + guard.ABUSE_SECONDS, warnings
-    assert fps >= 45, f"{fps:.1f} frames a second during the flood"
+    # Loose, and relative to the same server just before: the flooding process itself takes CPU
+    # from a busy machine. The counts above are what pins the fix down.
+    assert fps >= 0.5 * quiet_fps, f"{fps:.1f} frames a second during the flood, {quiet_fps:.1f} before"

@@ -52,6 +52,16 @@ def test_keyboard_in_the_page_moves_player_1_and_bad_messages_do_not_stop_the_ga
             page.wait_for_function(f"Number(document.getElementById('p0-x').textContent) > {x_page0 + 20}", timeout=10000)
             assert _state(srv.url)["state"]["players"][0]["x"] > x_server0 + 20
             assert float(page.locator("#p1-x").text_content()) == pytest.approx(60.0, abs=0.5)  # player 2 idle
+            # the press was timed from the key event to the drawn frame computed with it
+            lat = page.evaluate("window.dreamlandLatency")
+            assert lat["samples"] >= 1 and lat["last"] > 0 and lat["frame"] >= 0
+            assert page.locator("#latency").text_content() != "–"
+            # /api/stats and the page name the model, its step mode and the frame's phases
+            stats = json.load(urllib.request.urlopen(srv.url + "api/stats", timeout=5))
+            assert stats["model"]["name"] == "physics toy (not a model)"
+            assert stats["phases"]["model"]["share"] > 0 and stats["phases"]["send"]["mean_ms"] > 0
+            page.wait_for_function("document.getElementById('model').textContent.includes('physics toy')")
+            assert "step python" in page.locator("#model").text_content()
             # a jump from the page
             page.keyboard.down("Space")
             page.wait_for_function("document.getElementById('p0-on_ground').textContent === 'false'", timeout=5000)
@@ -74,5 +84,78 @@ def test_keyboard_in_the_page_moves_player_1_and_bad_messages_do_not_stop_the_ga
             page.wait_for_function(f"Number(document.getElementById('frame').textContent) > {st['state']['frame']}")
             assert not errors
             page.screenshot(path=os.environ.get("DREAMLAND_SCREENSHOT", "/dev/null"), type="png")
+        finally:
+            browser.close()
+
+
+def _launch(pw):
+    return pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+
+
+def test_the_drawn_pose_follows_the_action_category():
+    game = GameLoop("toy", "battlefield", ("marth", "jigglypuff"), slots=("idle", "idle"), torch_threads=None)
+    with ServerThread(game) as srv, sync_api.sync_playwright() as pw:
+        browser = _launch(pw)
+        try:
+            page = browser.new_page()
+            errors = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(srv.url)
+            page.wait_for_function("window.dreamlandPoses[0] === 'stand'", timeout=20000)
+            page.select_option("#slot0", "keyboard")
+            page.wait_for_function("document.getElementById('slot0').value === 'keyboard'")
+            page.keyboard.down("KeyD")
+            page.wait_for_function("['walk', 'dash'].includes(window.dreamlandPoses[0])", timeout=10000)
+            page.keyboard.up("KeyD")
+            page.keyboard.down("Space")
+            page.wait_for_function("['jump', 'fall'].includes(window.dreamlandPoses[0])", timeout=10000)
+            page.keyboard.up("Space")
+            schema = json.load(urllib.request.urlopen(srv.url + "api/schema", timeout=5))
+            assert {"stand", "walk", "jump", "shield", "ledge", "dead", "respawn"} <= set(schema["poses"])
+            assert all(len(s["outline"]) >= 4 for s in schema["stages"])
+            assert not errors
+        finally:
+            browser.close()
+
+
+def test_replay_ghost_divergence_take_over_and_session_playback(replays_dir):
+    from .helpers import RecordingStepper
+
+    replay = replays_dir / "Walnut356_SlippiStats__Modern_Replays_Game_20221227T193458.slp"
+    if not replay.exists():
+        pytest.skip("replay missing")
+    game = GameLoop(RecordingStepper(), slots=("replay", "replay"), replay=str(replay), torch_threads=None)
+    with ServerThread(game) as srv, sync_api.sync_playwright() as pw:
+        browser = _launch(pw)
+        try:
+            page = browser.new_page()
+            errors = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(srv.url)
+            # the ghost and the divergence plot
+            page.wait_for_function("(window.dreamlandDivergence || 0) > 20", timeout=20000)
+            assert page.locator("#replaybox").is_visible()
+            assert page.evaluate("latest.ghost.players.length") == 2
+            # pause, step
+            page.click("#pause")
+            page.wait_for_function("document.getElementById('ghostframe').textContent.includes('paused')", timeout=5000)
+            f0 = _state(srv.url)["state"]["frame"]
+            page.click("#stepbtn")
+            deadline = time.time() + 5
+            while _state(srv.url)["state"]["frame"] != f0 + 1 and time.time() < deadline:
+                time.sleep(0.05)
+            assert _state(srv.url)["state"]["frame"] == f0 + 1
+            page.click("#pause")  # resume
+            # take over slot 1 with the keyboard
+            page.select_option("#slot0", "keyboard")
+            deadline = time.time() + 10
+            while _state(srv.url)["config"]["slots"][0]["source"] != "keyboard" and time.time() < deadline:
+                time.sleep(0.05)
+            assert _state(srv.url)["config"]["slots"][0]["source"] == "keyboard"
+            # the saved session, played back on the page
+            page.evaluate("fetch('/api/session').then((r) => r.json()).then((s) => window.dreamlandStartPlayback(s))")
+            page.wait_for_function("window.dreamlandPlayback && window.dreamlandPlayback.index > 10", timeout=10000)
+            assert page.evaluate("window.dreamlandPlayback.total") > 10
+            assert not errors
         finally:
             browser.close()

@@ -131,10 +131,12 @@ def test_a_slow_client_never_slows_the_loop_and_stalls_are_counted():
 
     frames_1s, client = asyncio.run(scenario())
     game.close()
-    assert frames_1s >= 50  # ~60 frames in the first second despite the slow client
-    assert client.dropped >= 30 and client.ws.received <= 25
+    # a loop that waited for this client would make at most 10 frames a second; a busy machine
+    # makes fewer than 60, so the bounds sit between the two
+    assert frames_1s >= 30
+    assert client.dropped >= 20 and client.ws.received <= 25
     assert game.stats.late >= 1 and game.stats.skipped >= 10
-    assert game.stats.frames >= frames_1s + 35  # it went on after the stall
+    assert game.stats.frames >= frames_1s + 20  # it went on after the stall
 
 
 def test_a_compiled_step_that_fell_back_is_reported(caplog):

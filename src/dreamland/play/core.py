@@ -8,6 +8,7 @@ games have run.
 
 from __future__ import annotations
 
+import time
 from typing import Any, Sequence
 
 import torch
@@ -90,6 +91,7 @@ class BatchedCore:
         self.events = R.Events(torch.zeros(batch, 2, dtype=torch.bool), torch.zeros(batch, 2, dtype=torch.bool),
                                torch.zeros(batch, dtype=torch.bool))
         self.last_controllers = neutral_controllers(batch)
+        self.phases: Any = None  # a play.timing.PhaseTimes that records model and rules times
         self.reset(stage=stage, characters=characters)
 
     # ------------------------------------------------------------------ resets
@@ -160,10 +162,15 @@ class BatchedCore:
         if not torch.isfinite(controllers).all():
             controllers = torch.nan_to_num(controllers, nan=0.5)
         controllers = controllers.clamp(0, 1)
+        t0 = time.perf_counter()
         self.model_state, nxt = self.stepper.step(self.model_state, self.frame, controllers)
+        t1 = time.perf_counter()
         nxt = normalize(nxt)
         assert self.rules is not None
         self.frame, self.events = R.apply(self.rules, self.frame, nxt)
+        if self.phases is not None:
+            self.phases.add("model", (t1 - t0) * 1000.0)
+            self.phases.add("rules", (time.perf_counter() - t1) * 1000.0)
         self.last_controllers = controllers
         return self.frame
 

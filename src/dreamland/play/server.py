@@ -38,9 +38,11 @@ import torch
 from dreamland.play import facts, guard
 from dreamland.play.bots import BOTS, Bot, make_bot
 from dreamland.play.controller import Controller, as_tensor
+from dreamland.play.ghost import GhostReplay, Recording, divergence
 from dreamland.play.core import BatchedCore, parse_characters, parse_stage
 from dreamland.play.state import GameState, neutral_controllers, schema_json
 from dreamland.play.stepper import resolve_stepper
+from dreamland.play.timing import PhaseTimes, describe_model
 from dreamland.schema import characters as C
 
 log = logging.getLogger("dreamland.play.server")
@@ -103,6 +105,7 @@ class Slot:
     controller: torch.Tensor = field(default_factory=lambda: Controller().to_tensor())
     last_input_frame: int = -1
     inputs: int = 0
+    input_seq: int | None = None  # the page's number of its latest input, echoed in frames (latency)
 
     def describe(self) -> dict[str, Any]:
         return {"source": self.source, "bot": self.bot_name if self.source == "bot" else None,
@@ -117,6 +120,7 @@ class Client:
         self.ws = ws
         self.spectator = spectator
         self.latest: str | None = None
+        self.phases: PhaseTimes | None = None  # records how long each send takes
         self.ready = asyncio.Event()
         self.dropped = 0
         self.sent = 0
@@ -139,7 +143,10 @@ class Client:
                     continue
                 if self.ws.closed:
                     return
+                t0 = time.perf_counter()
                 await self.ws.send_str(msg)
+                if self.phases is not None:
+                    self.phases.add("send", (time.perf_counter() - t0) * 1000.0)
                 self.sent += 1
         except (ConnectionError, RuntimeError, asyncio.CancelledError):
             return
@@ -192,7 +199,8 @@ class GameLoop:
                  slots: Sequence[str] = ("chase", "chase"), fps: float = 60.0,
                  replay: str | None = None, bot_options: dict[str, dict] | None = None,
                  stocks: int = facts.STOCKS, timer_frames: int = facts.GAME_FRAMES,
-                 torch_threads: int | None = 1, compile: bool | str = False, dtype: str | None = None) -> None:
+                 torch_threads: int | None = 1, compile: bool | str = False, dtype: str | None = None,
+                 ghost: bool = True) -> None:
         # One intra-op thread: on a small CPU, torch's default (one per core) makes a one-frame
         # step several times slower (measured: tiny model 84 ms -> 6 ms per frame on 2 cores).
         # Process-wide; None leaves torch's setting alone.
@@ -212,9 +220,20 @@ class GameLoop:
         # take it now, before the clock runs, not as 1,600 skipped frames of the first game.
         self.core.step(neutral_controllers(1))
         self.core.reset()
+        self.phases = PhaseTimes()
+        self.core.phases = self.phases  # after the warm-up step, which is not a frame of the game
+        self.model_info = {**describe_model(self.stepper, stepper), "compile_requested": compile or False,
+                           "dtype_requested": dtype}
+        self._phase_cache: tuple[float, dict[str, Any]] = (0.0, {})
         if getattr(self.stepper, "compile_error", None):  # the game runs, but slower than asked
             log.warning("the compiled step could not be built, so the model steps without it: %s",
                         self.stepper.compile_error)
+        # With a replay, the game starts from it and the real game is the ghost (play/ghost.py).
+        self.ghost = GhostReplay(replay, self.core.item_slots) if replay and ghost else None
+        if self.ghost is not None:
+            self._seed_from_ghost()
+        self.recording = Recording({"model": self.model_info["name"], "fps": fps,
+                                    "replay": self.ghost.describe()["path"] if self.ghost else None})
         self.slots = [Slot(), Slot()]
         for i, s in enumerate(slots):
             self._set_source(i, s if s in REMOTE_SOURCES else "bot", None if s in REMOTE_SOURCES else s)
@@ -264,8 +283,33 @@ class GameLoop:
         parse_characters(chars)
         self.pending_restart = {"stage": sid, "characters": chars}
 
+    def _seed_from_ghost(self) -> None:
+        assert self.ghost is not None
+        self.core.reset(seed=self.ghost.seed(self.core.context))
+        g = self.ghost.game
+        self.stage = g.stage
+        self.characters = tuple(C.internal_to_external(c) for c in g.characters)
+
+    def _ghost_frame(self) -> dict[str, Any] | None:
+        if self.ghost is None:
+            return None
+        real = self.ghost.real_state()
+        return {**self.ghost.describe(), "players": [p.to_json() for p in real.players],
+                "divergence": divergence(self.state, real)}
+
+    def stats_snapshot(self) -> dict[str, Any]:
+        """Frame times and counters (fresh), the model, and the phases' shares (recomputed at most
+        four times a second: they are percentiles over 600 frames, sent with every frame)."""
+        at, phases = self._phase_cache
+        now = time.monotonic()
+        if now - at > 0.25:
+            phases = self.phases.snapshot(self.fps)
+            self._phase_cache = (now, phases)
+        return {**self.stats.snapshot(self.clients), "model": self.model_info, **phases}
+
     # --- one frame (worker thread)
-    def _compute(self, remote: list[torch.Tensor | None], restart: dict[str, Any] | None) -> str:
+    def _compute(self, remote: list[torch.Tensor | None], restart: dict[str, Any] | None,
+                 input_seq: list[int | None] | None = None) -> str:
         if self.stall:
             time.sleep(self.stall)
             self.stall = 0.0
@@ -276,9 +320,20 @@ class GameLoop:
                 if s.bot is not None:
                     s.bot.reset()
             self.state = self.core.game_state(0)
+        advance = True
+        if self.ghost is not None:
+            seek = self.ghost.take_seek()
+            if seek is not None:
+                self.ghost.row = seek
+                self._seed_from_ghost()
+                self.state = self.core.game_state(0)
+            advance = self.ghost.should_advance()
         ctrls = []
+        t_bots = time.perf_counter()
         for i, s in enumerate(self.slots):
-            if s.bot is not None:
+            if self.ghost is not None and s.source == "bot" and s.bot_name == "replay":
+                ctrls.append(self.ghost.real_input(i))
+            elif s.bot is not None:
                 try:
                     ctrls.append(as_tensor(s.bot(self.state, i)))
                 except Exception:  # noqa: BLE001 - a broken bot plays neutral, the game goes on
@@ -287,13 +342,21 @@ class GameLoop:
             else:
                 c = remote[i]
                 ctrls.append(c if c is not None else Controller().to_tensor())
-        if not self.state.game_over:
+        self.phases.add("bots", (time.perf_counter() - t_bots) * 1000.0)
+        if advance and not self.state.game_over:
             self.core.step(torch.stack(ctrls)[None])
-        self.state = self.core.game_state(0)
-        self.state_json = self.state.to_json()
-        return json.dumps({"type": "frame", "state": self.state_json,
-                           "stats": self.stats.snapshot(self.clients),
-                           "slots": [s.describe() for s in self.slots]}, separators=(",", ":"))
+            if self.ghost is not None:
+                self.ghost.advance()
+        with self.phases.measure("state"):
+            self.state = self.core.game_state(0)
+            self.state_json = self.state.to_json()
+            ghost = self._ghost_frame()
+        if advance:
+            self.recording.add(self.state.frame, torch.stack(ctrls), self.state_json, ghost)
+        with self.phases.measure("json"):
+            return json.dumps({"type": "frame", "state": self.state_json, "stats": self.stats_snapshot(),
+                               "slots": [s.describe() for s in self.slots],
+                               "input_seq": input_seq or [None, None], "ghost": ghost}, separators=(",", ":"))
 
     # --- the loop (event-loop thread)
     async def run(self) -> None:
@@ -304,9 +367,10 @@ class GameLoop:
         try:
             while self.running:
                 remote = [s.controller if s.source in REMOTE_SOURCES else None for s in self.slots]
+                seqs = [s.input_seq if s.source in REMOTE_SOURCES else None for s in self.slots]
                 restart, self.pending_restart = self.pending_restart, None
                 t0 = time.perf_counter()
-                msg = await loop.run_in_executor(self.executor, self._compute, remote, restart)
+                msg = await loop.run_in_executor(self.executor, self._compute, remote, restart, seqs)
                 compute_ms = (time.perf_counter() - t0) * 1000.0
                 if restart is not None:  # the game now is the one asked for; say so again
                     self.broadcast_json(self.config())
@@ -368,9 +432,13 @@ class GameLoop:
             frame = msg.get("frame")
             if frame is not None and (isinstance(frame, bool) or not isinstance(frame, int)):
                 raise MessageError("frame must be an integer")
+            seq = msg.get("seq")
+            if seq is not None and (isinstance(seq, bool) or not isinstance(seq, int)):
+                raise MessageError("seq must be an integer")
             s.owner = client.id
             s.controller = ctrl.to_tensor()
             s.last_input_frame = frame if frame is not None else -1
+            s.input_seq = seq
             s.inputs += 1
             return None
         if kind == "slot":
@@ -384,6 +452,14 @@ class GameLoop:
             self._check_owner(slot, client)
             self._set_source(slot, source, bot, owner=client.id if source in REMOTE_SOURCES else None)
             self.broadcast_json(self.config())
+            return None
+        if kind == "replay":
+            if self.ghost is None:
+                raise MessageError("no replay: start with dreamland play --replay FILE.slp")
+            try:
+                self.ghost.command(str(msg.get("op")), msg.get("frame"))
+            except ValueError as exc:
+                raise MessageError(str(exc)) from None
             return None
         if kind == "restart":
             stage, chars = msg.get("stage"), msg.get("characters")
@@ -496,16 +572,22 @@ def create_app(game: GameLoop, allowed_hosts: frozenset[str] | None = None):
 
     async def api_state(request: web.Request) -> web.Response:
         return web.json_response({"state": game.state_json, "config": game.config(),
-                                  "stats": game.stats.snapshot(game.clients)})
+                                  "stats": game.stats_snapshot()})
 
     async def api_stats(request: web.Request) -> web.Response:
-        return web.json_response(game.stats.snapshot(game.clients))
+        return web.json_response(game.stats_snapshot())
+
+    async def api_session(request: web.Request) -> web.Response:
+        body = json.dumps(game.recording.to_json(), separators=(",", ":"))
+        return web.Response(text=body, content_type="application/json",
+                            headers={"Content-Disposition": 'attachment; filename="dreamland-session.json"'})
 
     async def websocket(request: web.Request) -> web.StreamResponse:
         ws = web.WebSocketResponse(max_msg_size=WS_MAX_BYTES, heartbeat=20.0)
         await ws.prepare(request)
         spectator = request.query.get("spectate") in ("1", "true", "yes")
         client = Client(game.next_client, ws, spectator)
+        client.phases = game.phases
         game.next_client += 1
         game.clients[client.id] = client
         sender = asyncio.ensure_future(client.sender())
@@ -549,6 +631,7 @@ def create_app(game: GameLoop, allowed_hosts: frozenset[str] | None = None):
     app.router.add_get("/api/schema", api_schema)
     app.router.add_get("/api/state", api_state)
     app.router.add_get("/api/stats", api_stats)
+    app.router.add_get("/api/session", api_session)
     app.router.add_get("/ws", websocket)
 
     tasks: list[asyncio.Future] = []
@@ -671,6 +754,8 @@ def serve(checkpoint: Any = None, *, host: str = "127.0.0.1", port: int = 8000,
     if compile:
         print_fn(f"dreamland play: building the compiled step ({'aot' if compile is True else compile}); "
                  "this takes up to a few minutes, once")
+    if replay and tuple(slots) == ("chase", "chase"):  # a replay's own players, until someone takes over
+        slots = ("replay", "replay")
     game = GameLoop(checkpoint, stage, characters, slots, fps=fps, replay=replay, torch_threads=torch_threads,
                     compile=compile, dtype=dtype)
     url = guard.reachable_urls(host, port)[0]

@@ -25,6 +25,7 @@ from dreamland.data import layout
 from dreamland.data.encoding import encode_controller
 from dreamland.data.items import MAX_ITEM_SLOTS
 from dreamland.play import facts
+from dreamland.play.look import POSES, looks, pose_of, stage_outline
 from dreamland.schema import actions as A
 from dreamland.schema import characters as C
 from dreamland.schema import stages as S
@@ -166,7 +167,7 @@ def repeat_as_seed(frame: dict[str, Tensor], k: int) -> dict[str, Tensor]:
 
 
 def _name_of_action(action: int, character: int) -> str:
-    return A.action_name(action)
+    return A.action_name(action, character)
 
 
 class _FieldView:
@@ -211,6 +212,11 @@ class PlayerState(_FieldView):
         return C.name_of_internal(int(self.values["character"]))
 
     @property
+    def pose(self) -> str:
+        """How the page draws the body (`play.look.pose_of`)."""
+        return pose_of(self.action_id, not self.on_ground, self.dead)
+
+    @property
     def facing_right(self) -> bool:
         return bool(self.values["facing"])
 
@@ -241,7 +247,7 @@ class PlayerState(_FieldView):
         out.update(
             action_name=self.action_name, character_name=self.character_name,
             on_ground=self.on_ground, shielding=self.shielding, in_hitlag=self.in_hitlag,
-            invulnerable=self.invulnerable, dead=self.dead,
+            invulnerable=self.invulnerable, dead=self.dead, pose=self.pose,
         )
         if self.follower is not None:
             out["follower"] = self.follower.to_json()
@@ -367,6 +373,7 @@ def schema_json() -> dict[str, Any]:
             "platforms": [{"left": p.left, "right": p.right, "y": p.y, "moves": p.moves} for p in g.platforms],
             "spawns": [{"x": s.x, "y": s.y, "facing": s.facing} for s in g.spawns],
             "respawn": [list(xy) for xy in facts.RESPAWN[sid]],
+            "outline": stage_outline(sid), "symmetric": g.symmetric, "notes": g.notes,
         })
     chars = [{"id": c.external_id, "internal_id": c.internal_id, "name": C.name_of_external(c.external_id),
               "height": c.height, "width": c.width}
@@ -376,7 +383,7 @@ def schema_json() -> dict[str, Any]:
     return {
         "player_fields": fields_of(layout.PLAYER_GROUPS),
         "derived_player_fields": ["action_name", "character_name", "on_ground", "shielding",
-                                  "in_hitlag", "invulnerable", "dead"],
+                                  "in_hitlag", "invulnerable", "dead", "pose"],
         "item_fields": fields_of(layout.ITEM_GROUPS),
         "draw": {"x": "x", "y": "y", "facing": "facing", "percent": "percent", "stocks": "stocks",
                  "shield": "shield", "hitlag": "hitlag", "action_name": "action_name",
@@ -386,6 +393,7 @@ def schema_json() -> dict[str, Any]:
         "characters": chars,
         "character_sizes": {str(k): v for k, v in sizes.items()},
         "actions": [A.action_name(i) for i in range(A.NUM_COMMON_ACTIONS)],
+        "looks": looks(), "poses": list(POSES),
         "shield_max": facts.FULL_SHIELD,
         "frames_per_second": 60,
         "game_frames": facts.GAME_FRAMES,

@@ -23,7 +23,8 @@ Sources (read through the code search, not from memory):
   not deaths; 0 down, 1 left, 2 right, others up), matching libmelee DEAD_DOWN..DEAD_FLY_SPLATTER_
   FLAT_ICE.
 
-Names above 0x154 are generic: `SPECIAL_0x16A`.
+Names above 0x154 depend on the character: `schema.specials` (sources cited there); without a
+character, or where no name is known, they are generic: `SPECIAL_0x16A`.
 
 Model vocabulary
 ----------------
@@ -49,6 +50,8 @@ from __future__ import annotations
 
 from enum import IntEnum
 from typing import Any
+
+from dreamland.schema.specials import special_name
 
 ACTION_VOCAB = 400
 UNKNOWN_ACTION = ACTION_VOCAB - 1  # 399
@@ -229,14 +232,17 @@ Action = IntEnum("Action", {n: i for i, n in enumerate(_LIBMELEE_NAMES)})  # typ
 Action.__doc__ = "The common action states 0..0x154, with libmelee's names."
 
 
-def action_name(action_id: int) -> str:
-    """Readable name: libmelee's for 0..0x154, `SPECIAL_0x16A` for character-specific ids."""
+def action_name(action_id: int, character: int | None = None) -> str:
+    """Readable name: libmelee's for 0..0x154; for a character-specific id, the move's name for
+    that *internal* character id (`schema.specials`: Fox's 0x15E is FOX_ILLUSION_AIR_START,
+    Marth's DANCING_BLADE_2_UP_GROUND); `SPECIAL_0x16A` where no name is known or no character
+    is given."""
     i = int(action_id)
     if 0 <= i < NUM_COMMON_ACTIONS:
         return _LIBMELEE_NAMES[i]
     if i < 0:
         return f"INVALID_{i}"
-    return f"SPECIAL_0x{i:X}"
+    return special_name(i, character) or f"SPECIAL_0x{i:X}"
 
 
 def datasheet_name(action_id: int) -> str:
