@@ -80,3 +80,24 @@ def test_compare_two_reports(tmp_path):
     assert f"{a['headline']['pos_mae']['5']:.3f}" in line_a
     assert (tmp_path / "cmp.html").read_text().count("<svg") == 3
     assert format_table(collect([str(tmp_path / "run-a")])).count("run-a") == 3
+
+
+def test_field_table_marks_fields_worse_than_the_better_baseline(tmp_path):
+    """The hand-made "model" is constant velocity: equal to that baseline on every field (no mark);
+    a copy whose x error is raised above both baselines gets a mark on x only."""
+    from dreamland.evaluate.compare import field_rows, format_fields
+
+    a = _hand_made_metrics()
+    b = copy.deepcopy(a)
+    b["rollout"]["model"]["horizons"]["1"]["fields_mae"]["x"] = 99.0
+    b["rollout"]["model"]["horizons"]["1"]["categorical_acc"]["action"] = 0.0
+    write_report(a, tmp_path / "run-a")
+    write_report(b, tmp_path / "run-b")
+    rows = {name: (lower, values) for name, lower, values in field_rows([str(tmp_path / "run-a"), str(tmp_path / "run-b")])}
+    assert rows["x"][0] and not rows["action"][0]  # errors lower, accuracies higher is better
+    assert rows["x"][1][1] == 99.0 and len(rows["x"][1]) == 4  # two runs, then hold and constant velocity
+    text = format_fields([str(tmp_path / "run-a"), str(tmp_path / "run-b")])
+    marked = {line.split()[0] for line in text.splitlines()[2:] if "*" in line}
+    assert marked == {"x", "action"}
+    x_line = next(line for line in text.splitlines() if line.split()[0] == "x")
+    assert x_line.count("*") == 1 and "99.000*" in x_line

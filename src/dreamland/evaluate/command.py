@@ -98,6 +98,8 @@ def add_compare_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--out", default="comparison.html", metavar="HTML",
                    help="the comparison page (default: comparison.html)")
     p.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    p.add_argument("--fields", metavar="H", nargs="?", const="1", default=None,
+                   help="also print every predicted field at horizon H (default 1) beside the baselines")
     p.set_defaults(func=cmd_compare)
     return p
 
@@ -170,15 +172,19 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from dreamland.evaluate.compare import compare
+    from dreamland.evaluate.compare import compare, format_fields
 
     try:
         text, data = compare(args.reports, args.out)
+        fields = format_fields(args.reports, args.fields) if args.fields else ""
     except EvaluationError as exc:
         return _fail(args, exc)
+    except KeyError as exc:
+        return _fail(args, EvaluationError(f"no rollout figures at horizon {args.fields} in these reports ({exc})"))
     if args.json:
         print(json.dumps({r["name"]: r["headline"] for r in data["runs"]}))
     else:
         print(text, end="")
+        print(fields, end="")
         print(f"plots: {args.out}")
     return 0

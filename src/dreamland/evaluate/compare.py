@@ -56,6 +56,41 @@ def collect(report_dirs: list[str]) -> dict:
     return {"runs": runs, "horizons": horizons, "rows": rows}
 
 
+BASELINES = ("hold", "constant_velocity")
+
+
+def field_rows(report_dirs: list[str], horizon: str = "1") -> list[tuple[str, bool, list]]:
+    """Per predicted field at `horizon` frames of the rollouts: (field, lower is better, [each
+    run's value..., hold, constant velocity]). Continuous fields by mean absolute error (game
+    units), categorical ones by accuracy; the baselines from the first report."""
+    runs = [load_metrics(d)["rollout"] for d in report_dirs]
+    first = runs[0]
+    rows = []
+    for key, lower in (("fields_mae", True), ("categorical_acc", False)):
+        for name in first["model"]["horizons"].get(horizon, {}).get(key, {}):
+            values = [r["model"]["horizons"].get(horizon, {}).get(key, {}).get(name) for r in runs]
+            values += [first.get(b, {}).get("horizons", {}).get(horizon, {}).get(key, {}).get(name) for b in BASELINES]
+            rows.append((name, lower, values))
+    return rows
+
+
+def format_fields(report_dirs: list[str], horizon: str = "1") -> str:
+    """`field_rows` as text; a `*` marks a run that is worse than the better baseline."""
+    names = _label([str(d) for d in report_dirs]) + list(BASELINES)
+    width = max(len(n) for n in names) + 2
+    lines = [f"every field at {horizon} frame(s) (MAE, or accuracy for categorical fields; * = worse "
+             "than the better baseline)", "  " + f"{'':<18}" + "".join(f"{n:>{width}}" for n in names)]
+    for name, lower, values in field_rows(report_dirs, horizon):
+        base = [v for v in values[-2:] if v is not None]
+        best = (min(base) if lower else max(base)) if base else None
+        cells = []
+        for i, v in enumerate(values):
+            worse = i < len(values) - 2 and v is not None and best is not None and (v > best if lower else v < best)
+            cells.append(f"{_cell(v)}{'*' if worse else ' '}")
+        lines.append("  " + f"{name:<18}" + "".join(f"{c:>{width}}" for c in cells))
+    return "\n".join(lines) + "\n"
+
+
 def _cell(v) -> str:
     return "-" if v is None else f"{v:.3f}"
 
