@@ -17,6 +17,7 @@ import pytest
 
 from dreamland.play import guard
 from dreamland.play.server import MAX_MESSAGE_BYTES, GameLoop, ServerThread
+from tests.play.helpers import recv_until as _recv_until
 
 HERE = Path(__file__).resolve().parent
 
@@ -27,18 +28,6 @@ def _status(url: str, headers: dict | None = None) -> int:
             return r.status
     except urllib.error.HTTPError as exc:
         return exc.code
-
-
-async def _recv_until(ws, kind, timeout=5.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        msg = await ws.receive(timeout=max(0.01, end - time.monotonic()))
-        if msg.type != aiohttp.WSMsgType.TEXT:
-            raise AssertionError(f"connection ended: {msg.type}")
-        data = json.loads(msg.data)
-        if data["type"] == kind:
-            return data
-    raise AssertionError(f"no {kind} message")
 
 
 def _game(**kw) -> GameLoop:

@@ -1,6 +1,9 @@
-"""Stand-in steppers for the play tests (none of them is the world model)."""
+"""Stand-in steppers for the play tests (none of them is the world model), and a WebSocket helper."""
 
 from __future__ import annotations
+
+import json
+import time
 
 import torch
 
@@ -41,3 +44,18 @@ class RecordingStepper(ScriptedStepper):
     def step(self, model_state, game_state, controllers):
         self.seen.append(controllers.clone())
         return super().step(model_state, game_state, controllers)
+
+
+async def recv_until(ws, kind: str, timeout: float = 5.0) -> dict:
+    """The next server message of type `kind` on an aiohttp WebSocket (others are skipped)."""
+    import aiohttp
+
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        msg = await ws.receive(timeout=max(0.01, end - time.monotonic()))
+        if msg.type != aiohttp.WSMsgType.TEXT:
+            raise AssertionError(f"connection ended: {msg.type}")
+        data = json.loads(msg.data)
+        if data["type"] == kind:
+            return data
+    raise AssertionError(f"no {kind} message")

@@ -7,23 +7,12 @@ import aiohttp
 import pytest
 
 from dreamland.play.server import MAX_MESSAGE_BYTES, Client, GameLoop, ServerThread
+from tests.play.helpers import recv_until as _recv_until
 
 
 def _get(url: str) -> dict:
     with urllib.request.urlopen(url, timeout=5) as r:
         return json.load(r)
-
-
-async def _recv_until(ws, kind, timeout=5.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        msg = await ws.receive(timeout=max(0.01, end - time.monotonic()))
-        if msg.type != aiohttp.WSMsgType.TEXT:
-            raise AssertionError(f"connection ended: {msg.type}")
-        data = json.loads(msg.data)
-        if data["type"] == kind:
-            return data
-    raise AssertionError(f"no {kind} message")
 
 
 def test_schema_and_pages_are_served():
