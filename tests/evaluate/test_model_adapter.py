@@ -61,3 +61,31 @@ def test_eval_without_a_checkpoint_uses_the_shipped_model(replays_dir, tmp_path,
     assert m["meta"]["checkpoint"] == "default model" and m["meta"]["model"] == "model"
     trained = json.loads((default_checkpoint() / "config.json").read_text())["extra"]["train_config"]
     assert m["meta"]["context"] == trained["data"]["context"]
+
+
+def test_eval_event_weight_decodes_as_a_checkpoint_trained_with_it(small_store, tmp_path, capsys):
+    """`--event-weight W` gives exactly the figures of the same weights saved with event_weight W,
+    and refuses a baseline."""
+    from dreamland.model.checkpoint import save
+    from dreamland.model.config import preset
+    from dreamland.model.world import WorldModel
+    from tests.evaluate.test_evaluate import _run
+
+    model = _tiny_model()
+    with torch.no_grad():  # an untrained tiny model predicts "change" everywhere: make it hesitate
+        for p in model.parameters():
+            p.mul_(0.1)
+    plain, weighted = tmp_path / "plain", tmp_path / "weighted"
+    save(plain, model, extra={"train_config": {"data": {"context": 8}}})
+    twin = WorldModel(preset("tiny", event_weight=50.0))
+    twin.load_state_dict(model.state_dict())
+    save(weighted, twin, extra={"train_config": {"data": {"context": 8}}})
+    common = ["--store", str(small_store.path), "--split", "all", "--starts", "8", "--horizons", "1,5",
+              "--teacher-forced", "0", "--probe", "0", "--json", "-q"]
+    figures = []
+    for args in ([str(plain), "--event-weight", "50"], [str(weighted)], [str(plain)]):
+        assert _run(["eval", *args, "--out", str(tmp_path / f"r{len(figures)}"), *common]) == 0
+        figures.append(json.loads(capsys.readouterr().out))
+    assert figures[0] == figures[1] and figures[0] != figures[2]
+    assert _run(["eval", "hold", "--event-weight", "5", "--out", str(tmp_path / "r"), *common]) == 2
+    assert "baseline" in capsys.readouterr().err

@@ -75,6 +75,9 @@ def add_eval_parser(sub) -> argparse.ArgumentParser:
                    help="rollouts drawn over the stage in the report (default: 4)")
     p.add_argument("--batch-size", type=positive, default=64,
                    help="rollouts stepped together (default: 64; larger batches were slower on CPUs)")
+    p.add_argument("--event-weight", type=float, default=None, metavar="W",
+                   help="decode as if the model had been trained with loss_event_weight W (1 = no "
+                        "calibration) instead of the weight it was trained with: calibration studies")
     p.add_argument("--device", default="cpu", help="torch device for the model (default: cpu)")
     p.add_argument("--threads", type=positive, default=None,
                    help="torch CPU threads (default: torch's choice; 1 is often fastest for small batches)")
@@ -125,6 +128,17 @@ def _summary(metrics: dict) -> str:
     return "\n".join(lines)
 
 
+def _decode_with_event_weight(stepper, weight: float) -> None:
+    import math
+
+    rules = getattr(getattr(stepper, "model", None), "rules", None)
+    if rules is None:
+        raise EvaluationError("--event-weight applies to a world model, not to a baseline")
+    if not weight > 0:
+        raise EvaluationError(f"--event-weight must be positive, got {weight}")
+    rules.log_event_weight = math.log(weight)
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
@@ -140,6 +154,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
         stepper = load_stepper(args.checkpoint, args.device)
         context = args.context or int(getattr(stepper, "context", 0) or DEFAULT_CONTEXT)
         meta = {"checkpoint": args.checkpoint or "default model"}
+        if args.event_weight is not None:
+            _decode_with_event_weight(stepper, args.event_weight)
+            meta["event_weight"] = args.event_weight
         kwargs = dict(context=context, starts=args.starts, horizons=args.horizons, seed=args.seed,
                       out_dir=args.out, tolerance=args.tolerance, batch_size=args.batch_size,
                       teacher_forced=args.teacher_forced, probe=args.probe,
