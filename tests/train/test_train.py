@@ -217,3 +217,16 @@ def test_ddp_two_cpu_processes(small_store, tmp_path):
     assert ranks[0]["weights"] == ranks[1]["weights"]
     assert ranks[0]["epoch0_windows"] != ranks[1]["epoch0_windows"]
     assert not set(ranks[0]["epoch0_first_windows"]) & set(ranks[1]["epoch0_first_windows"])
+
+
+def test_the_last_step_is_validated_once(small_store, tmp_path):
+    """A run whose last step falls on the validation interval validates it once (one row a step),
+    not once in the loop and again at the end."""
+    run = tmp_path / "val"
+    proc = cli("train", "--store", str(small_store.path), *TINY, "--run-dir", str(run), "--max-steps", "8", "-q",
+               "data.split_fractions=[0.6, 0.4, 0.0]", "run.threads=1", "validation.rollout_starts=0",
+               "validation.every=4", "validation.batches=1")
+    assert proc.returncode == 0, proc.stderr
+    lines = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    validated = [x["step"] for x in lines if any(k.startswith("val/") for k in x)]
+    assert validated == [4, 8]

@@ -243,7 +243,7 @@ class Trainer:
                        dynamic_ncols=True)
         window: dict[str, float] = {}
         n_window, t_window = 0, time.perf_counter()
-        last_metric = None
+        last_metric, validated_at = None, None
         stop_reason = "max_steps"
         batches = self._batches()
         self.model.train()
@@ -292,13 +292,14 @@ class Trainer:
             validate_now = cfg.validation.every and self.step % cfg.validation.every == 0
             checkpoint_now = self.step % cfg.checkpoint.every == 0
             if validate_now:
-                last_metric = self._validate_and_log()
+                last_metric, validated_at = self._validate_and_log(), self.step
             if checkpoint_now and self.step < cfg.run.max_steps:
                 self._save(last_metric if validate_now else None)
             if out_of_time:
                 stop_reason = "max_minutes"
                 break
-        final = self._validate_and_log()
+        # the last step may have been validated in the loop: once is enough (and one row a step)
+        final = last_metric if validated_at == self.step else self._validate_and_log()
         self._save(final)
         if bar is not None:
             bar.close()
