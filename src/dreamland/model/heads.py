@@ -265,7 +265,7 @@ def _masked_mean(x: Tensor, w: Tensor) -> Tensor:
     return (x * w).sum(dims) / w.sum(dims).clamp_min(1e-6)
 
 
-def _recorded(part: Part, cur: dict, n_present: int) -> tuple[Tensor, Tensor, Tensor] | tuple[float, ...]:
+def _recorded(part: Part, cur: dict) -> tuple[Tensor, Tensor, Tensor] | tuple[float, ...]:
     """(real, cat, bin) weights (..., 1, n) that drop the fields a game never recorded (character
     slots of windows with `present` flags, layout.PRESENT_FIELDS order); 1 everywhere else."""
     present = cur.get("present") if part.name == "char" else None
@@ -273,7 +273,7 @@ def _recorded(part: Part, cur: dict, n_present: int) -> tuple[Tensor, Tensor, Te
         return 1.0, 1.0, 1.0
     present = present.unsqueeze(-2)
     n_real, n_cat = len(part.real), len(part.cat)
-    assert present.shape[-1] == n_present == n_real + n_cat + len(part.bin)
+    assert present.shape[-1] == n_real + n_cat + len(part.bin)
     return (present[..., list(part.real_pred)],
             present[..., [n_real + j for j in part.cat_pred]],
             present[..., [n_real + n_cat + j for j in part.bin_pred]])
@@ -286,7 +286,7 @@ def part_losses(
     """Per-field losses of one part (means over the slots that exist in the target frame, and over
     the games that recorded the field)."""
     h = split(part, out)
-    rec_real, rec_cat, rec_bin = _recorded(part, cur, len(part.real) + len(part.cat) + len(part.bin))
+    rec_real, rec_cat, rec_bin = _recorded(part, cur)
     p = part.name
     losses: dict[str, Tensor] = {}
     exists_next = nxt[f"{p}_exists"]
