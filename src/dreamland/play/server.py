@@ -546,10 +546,72 @@ async def _safe_send(ws: Any, text: str) -> None:
 # The web application
 
 
+async def _serve_client(game: GameLoop, ws, spectator: bool) -> None:
+    """One WebSocket client from its welcome to its departure: every message it sends, within its
+    budget, answered or applied."""
+    from aiohttp import WSMsgType
+
+    client = Client(game.next_client, ws, spectator)
+    client.phases = game.phases
+    game.next_client += 1
+    game.clients[client.id] = client
+    sender = asyncio.ensure_future(client.sender())
+    await ws.send_str(json.dumps({**game.config(), "type": "welcome", "client": client.id,
+                                  "role": "spectator" if spectator else "player"}))
+    log.info("client %d connected (%s)", client.id, "spectator" if spectator else "player")
+    try:
+        async for msg in ws:
+            if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY) and not _within_budget(game, client):
+                if client.limiter.abusive:
+                    await ws.close(code=1008, message=b"too many messages")
+                    break
+                await asyncio.sleep(client.limiter.until_next_window())
+                continue
+            if msg.type == WSMsgType.TEXT:
+                reply = _reply(game, client, msg.data)
+                if reply is not None:
+                    await ws.send_str(json.dumps(reply))
+            elif msg.type == WSMsgType.BINARY:
+                game.stats.rejected += 1
+                if client.log_throttle.ready() is not None:
+                    log.warning("client %d: rejected a binary message (%d bytes)", client.id, len(msg.data))
+                await ws.send_str(json.dumps({"type": "error", "message": "binary messages are not accepted"}))
+            elif msg.type == WSMsgType.ERROR:
+                game.stats.rejected += 1
+                log.warning("client %d: connection error: %s", client.id, ws.exception())
+    finally:
+        sender.cancel()
+        game.disconnect(client)
+        log.info("client %d left", client.id)
+
+
+def _run_game_with(app, game: GameLoop) -> None:
+    """Start the game loop with the application and stop it (and close every client) with it."""
+    tasks: list[asyncio.Future] = []
+
+    async def on_startup(app) -> None:
+        tasks.append(asyncio.ensure_future(game.run()))
+
+    async def on_cleanup(app) -> None:
+        game.stop()
+        for task in tasks:
+            task.cancel()
+            try:
+                await task
+            except (asyncio.CancelledError, Exception):  # noqa: BLE001
+                pass
+        for c in list(game.clients.values()):
+            await c.ws.close()
+        game.close()
+
+    app.on_startup.append(on_startup)
+    app.on_cleanup.append(on_cleanup)
+
+
 def create_app(game: GameLoop, allowed_hosts: frozenset[str] | None = None):
     """The aiohttp application; `allowed_hosts` are the names a request's Host (and a browser's
     Origin) may carry (default: the loopback names, see `guard.allowed_hosts`)."""
-    from aiohttp import WSMsgType, web
+    from aiohttp import web
 
     async def index(request: web.Request) -> web.StreamResponse:
         return web.FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
@@ -585,39 +647,7 @@ def create_app(game: GameLoop, allowed_hosts: frozenset[str] | None = None):
     async def websocket(request: web.Request) -> web.StreamResponse:
         ws = web.WebSocketResponse(max_msg_size=WS_MAX_BYTES, heartbeat=20.0)
         await ws.prepare(request)
-        spectator = request.query.get("spectate") in ("1", "true", "yes")
-        client = Client(game.next_client, ws, spectator)
-        client.phases = game.phases
-        game.next_client += 1
-        game.clients[client.id] = client
-        sender = asyncio.ensure_future(client.sender())
-        await ws.send_str(json.dumps({**game.config(), "type": "welcome", "client": client.id,
-                                      "role": "spectator" if spectator else "player"}))
-        log.info("client %d connected (%s)", client.id, "spectator" if spectator else "player")
-        try:
-            async for msg in ws:
-                if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY) and not _within_budget(game, client):
-                    if client.limiter.abusive:
-                        await ws.close(code=1008, message=b"too many messages")
-                        break
-                    await asyncio.sleep(client.limiter.until_next_window())
-                    continue
-                if msg.type == WSMsgType.TEXT:
-                    reply = _reply(game, client, msg.data)
-                    if reply is not None:
-                        await ws.send_str(json.dumps(reply))
-                elif msg.type == WSMsgType.BINARY:
-                    game.stats.rejected += 1
-                    if client.log_throttle.ready() is not None:
-                        log.warning("client %d: rejected a binary message (%d bytes)", client.id, len(msg.data))
-                    await ws.send_str(json.dumps({"type": "error", "message": "binary messages are not accepted"}))
-                elif msg.type == WSMsgType.ERROR:
-                    game.stats.rejected += 1
-                    log.warning("client %d: connection error: %s", client.id, ws.exception())
-        finally:
-            sender.cancel()
-            game.disconnect(client)
-            log.info("client %d left", client.id)
+        await _serve_client(game, ws, request.query.get("spectate") in ("1", "true", "yes"))
         return ws
 
     async def favicon(request: web.Request) -> web.Response:
@@ -634,25 +664,7 @@ def create_app(game: GameLoop, allowed_hosts: frozenset[str] | None = None):
     app.router.add_get("/api/session", api_session)
     app.router.add_get("/ws", websocket)
 
-    tasks: list[asyncio.Future] = []
-
-    async def on_startup(app: web.Application) -> None:
-        tasks.append(asyncio.ensure_future(game.run()))
-
-    async def on_cleanup(app: web.Application) -> None:
-        game.stop()
-        for task in tasks:
-            task.cancel()
-            try:
-                await task
-            except (asyncio.CancelledError, Exception):  # noqa: BLE001
-                pass
-        for c in list(game.clients.values()):
-            await c.ws.close()
-        game.close()
-
-    app.on_startup.append(on_startup)
-    app.on_cleanup.append(on_cleanup)
+    _run_game_with(app, game)
     return app
 
 
