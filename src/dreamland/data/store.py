@@ -254,6 +254,53 @@ def _read_part(path: Path) -> pa.Table:
         raise StoreError(_damaged_part(path, (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200])) from None
 
 
+def _write_items(w: "_Writer", gi: pa.Table, first: int, frames: slice, rat: int,
+                 ports: tuple[int, int], summary: PackSummary) -> int:
+    """One game's item records from record `rat` on, each frame's first record in `item_start`;
+    returns how many were written."""
+    n, m = frames.stop - frames.start, gi.num_rows
+    local = gi["frame"].to_numpy() - first if m else np.zeros(0, np.int64)
+    counts = np.bincount(local, minlength=n) if m else np.zeros(n, np.int64)
+    w.arrays["item_start"][frames] = rat + np.r_[0, np.cumsum(counts)[:-1]]
+    if m:
+        slots = assign_slots(local, gi["item_id"].to_numpy())
+        w.arrays["item_slot"][rat : rat + m] = slots
+        summary.items_without_slot += int((slots == NO_SLOT).sum())
+        for g in layout.ITEM_GROUPS:
+            dest = w.arrays[f"item_{g.name}"]
+            for j, f in enumerate(g.fields):
+                dest[rat : rat + m, j] = layout.store_value(f, _fill(gi[f.name]), ports)
+    return m
+
+
+def _index_row(r: dict, at: int, first: int, follower_start: list[int], rat: int, m: int,
+               missing: list[str]) -> dict:
+    """A game's row of games.parquet, from its manifest row and where its frames were written."""
+    ports = tuple(r["ports"])
+    return {
+        "game_id": r["game_id"],
+        "start": at,
+        "length": r["frames"],
+        "first_frame": first,
+        "actionable_offset": FIRST_ACTIONABLE_FRAME - first,
+        "follower_start": follower_start,
+        "item_start": rat,
+        "item_records": m,
+        "stage": r["stage"],
+        "characters": [int(c) if c is not None else 0 for c in r["characters"]],
+        "characters_external": r["characters_external"],
+        "ports": list(ports),
+        "eligible": bool(r["eligible"]),
+        "ineligible_reason": r["ineligible_reason"],
+        "slippi_version": r["slippi_version"],
+        "end_method": r["end_method"],
+        "winner": (ports.index(r["winner"]) if r["winner"] in ports else None),
+        "missing_fields": missing,
+        "split_key": split_key(r["game_id"]),
+        "source": r["source"] + (f"::{r['member']}" if r["member"] else ""),
+    }
+
+
 def _write_arrays(tmp: Path, dataset: Dataset, by_batch: dict[str, list[dict]],
                   specs: dict[str, tuple[tuple, str]], summary: PackSummary,
                   progress: Callable[[int], None] | None) -> None:
@@ -289,49 +336,13 @@ def _write_arrays(tmp: Path, dataset: Dataset, by_batch: dict[str, list[dict]],
                     nana = _character_rows(gp, port, True)
                     _write_character(w, "follower", nana, slice(fat, fat + n), ports, None)
                     fat += n
-            # items
             ia, ib = i_runs.get(gid, (0, 0))
-            gi = items.slice(ia, ib - ia)
-            m = gi.num_rows
             first = int(leaders[0]["frame"][0].as_py())
-            local = gi["frame"].to_numpy() - first if m else np.zeros(0, np.int64)
-            counts = np.bincount(local, minlength=n) if m else np.zeros(n, np.int64)
-            w.arrays["item_start"][at : at + n] = rat + np.r_[0, np.cumsum(counts)[:-1]]
-            if m:
-                slots = assign_slots(local, gi["item_id"].to_numpy())
-                w.arrays["item_slot"][rat : rat + m] = slots
-                summary.items_without_slot += int((slots == NO_SLOT).sum())
-                for g in layout.ITEM_GROUPS:
-                    dest = w.arrays[f"item_{g.name}"]
-                    for j, f in enumerate(g.fields):
-                        dest[rat : rat + m, j] = layout.store_value(f, _fill(gi[f.name]), ports)
+            m = _write_items(w, items.slice(ia, ib - ia), first, slice(at, at + n), rat, ports, summary)
             missing = [
                 f.name for f in layout.PLAYER_STATE + layout.CONTROLLER if leaders[0][f.name].null_count == n
             ]
-            index_rows.append(
-                {
-                    "game_id": gid,
-                    "start": at,
-                    "length": n,
-                    "first_frame": first,
-                    "actionable_offset": FIRST_ACTIONABLE_FRAME - first,
-                    "follower_start": follower_start,
-                    "item_start": rat,
-                    "item_records": m,
-                    "stage": r["stage"],
-                    "characters": [int(c) if c is not None else 0 for c in r["characters"]],
-                    "characters_external": r["characters_external"],
-                    "ports": list(ports),
-                    "eligible": bool(r["eligible"]),
-                    "ineligible_reason": r["ineligible_reason"],
-                    "slippi_version": r["slippi_version"],
-                    "end_method": r["end_method"],
-                    "winner": (ports.index(r["winner"]) if r["winner"] in ports else None),
-                    "missing_fields": missing,
-                    "split_key": split_key(gid),
-                    "source": r["source"] + (f"::{r['member']}" if r["member"] else ""),
-                }
-            )
+            index_rows.append(_index_row(r, at, first, follower_start, rat, m, missing))
             at += n
             rat += m
             summary.games += 1
