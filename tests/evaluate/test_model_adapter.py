@@ -89,3 +89,10 @@ def test_eval_event_weight_decodes_as_a_checkpoint_trained_with_it(small_store, 
     assert figures[0] == figures[1] and figures[0] != figures[2]
     assert _run(["eval", "hold", "--event-weight", "5", "--out", str(tmp_path / "r"), *common]) == 2
     assert "baseline" in capsys.readouterr().err
+    assert _run(["eval", str(plain), "--event-weight", "-1", "--out", str(tmp_path / "r"), *common]) == 2
+    err = capsys.readouterr().err
+    assert "must be positive" in err and len(err.strip().splitlines()) == 1
+    # a horizon the reports do not have: one line, exit 2
+    assert _run(["compare", str(tmp_path / "r0"), "--fields", "77", "--out", str(tmp_path / "c.html")]) == 2
+    err = capsys.readouterr().err
+    assert "horizon 77" in err and "Traceback" not in err

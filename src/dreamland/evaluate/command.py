@@ -196,8 +196,6 @@ def cmd_compare(args: argparse.Namespace) -> int:
         fields = format_fields(args.reports, args.fields) if args.fields else ""
     except EvaluationError as exc:
         return _fail(args, exc)
-    except KeyError as exc:
-        return _fail(args, EvaluationError(f"no rollout figures at horizon {args.fields} in these reports ({exc})"))
     if args.json:
         print(json.dumps({r["name"]: r["headline"] for r in data["runs"]}))
     else:

@@ -65,6 +65,10 @@ def field_rows(report_dirs: list[str], horizon: str = "1") -> list[tuple[str, bo
     units), categorical ones by accuracy; the baselines from the first report."""
     runs = [load_metrics(d)["rollout"] for d in report_dirs]
     first = runs[0]
+    for d, r in zip(report_dirs, runs):
+        known = list(r.get("model", {}).get("horizons", {}))
+        if horizon not in known:
+            raise EvaluationError(f"{d}: no rollout figures at horizon {horizon} (it has {', '.join(known) or 'none'})")
     rows = []
     for key, lower in (("fields_mae", True), ("categorical_acc", False)):
         for name in first["model"]["horizons"].get(horizon, {}).get(key, {}):
