@@ -14,8 +14,7 @@ The base is computed from the *next* frame's velocities and airborne flag: in tr
 real next frame (the targets, `heads.real_targets`), in a step from the predicted ones
 (`rules.Rules`), so the rule that produced a target is the rule that decodes it. A game that did
 not record velocities stores them as 0 and its base is the current position, which is also what
-its rules decode (absent fields stay 0). Measured agreement of each rule with the replays:
-docs/default-model.md.
+its rules decode (absent fields stay 0). How often each rule holds in real games: docs/model.md.
 """
 
 from __future__ import annotations
