@@ -93,10 +93,10 @@ def test_positions_integrate_the_next_frames_velocities_in_real_games(small_stor
     for game in range(len(small_store.start)):
         enc = encode(_windows(small_store, game, n=8, length=120))
         cur, nxt = enc["char_real"][:, :-1], enc["char_real"][:, 1:]
-        base = priors.base(cur, nxt, enc["char_bin"][:, 1:])
+        base = priors.base(cur, enc["char_cat"][:, :-1], nxt, enc["char_bin"][:, 1:])
         on = (enc["char_exists"][:, :-1] > 0.5) & (enc["char_exists"][:, 1:] > 0.5)
         scored = (on, on & (enc["char_bin"][:, 1:, :, air] > 0.5))  # y: in the air
-        for i, k in enumerate((priors.k_x, priors.k_y)):
+        for i, k in enumerate((priors.k["x"], priors.k["y"])):
             j = model.char_part.real_pred[k]
             scale = model.char_part.real[j].scale
             moved = scored[i] & (nxt[..., j] != cur[..., j])
@@ -113,13 +113,13 @@ def test_positions_integrate_the_next_frames_velocities_in_real_games(small_stor
 def test_hitlag_counts_down_in_real_games(small_store):
     model = make_tiny(rule_priors=True)
     priors = model.rules.priors
-    j = model.char_part.real_pred[priors.k_hitlag]
+    j = model.char_part.real_pred[priors.k["hitlag"]]
     scale = model.char_part.real[j].scale
     agree = total = 0
     for game in range(len(small_store.start)):
         enc = encode(_windows(small_store, game, n=8, length=200))
         cur, nxt = enc["char_real"][:, :-1], enc["char_real"][:, 1:]
-        base = priors.base(cur, nxt, enc["char_bin"][:, 1:])[..., priors.k_hitlag] * scale
+        base = priors.base(cur, enc["char_cat"][:, :-1], nxt, enc["char_bin"][:, 1:])[..., priors.k["hitlag"]] * scale
         hit = cur[..., j] > 0
         agree += ((base == nxt[..., j] * scale) & hit).sum().item()
         total += hit.sum().item()
@@ -127,20 +127,60 @@ def test_hitlag_counts_down_in_real_games(small_store):
     assert total > 50 and agree / total > 0.95
 
 
-def test_targets_around_the_rules_decode_back_to_the_real_frame(real_window):
+VELOCITY_RULES = {  # field -> the frames where its rule applies, by the next frame's airborne flag
+    "vel_y": "air", "vel_air_x": "air", "vel_ground_x": "ground", "vel_attack_x": "any", "vel_attack_y": "any",
+}
+
+
+def test_velocities_follow_each_characters_physics_in_real_games(small_store):
+    """Gravity down to the terminal velocity, friction toward 0, knockback decay: on the frames
+    where a velocity changes, the rule predicts most changes exactly, and over all frames it is
+    right more often than "the velocity stays"."""
+    model = make_tiny(rule_priors=True, velocity_rules=True)
+    priors = model.rules.priors
+    air_col = layout.PRESENT_FIELDS.index("airborne") - len(model.char_part.real) - len(model.char_part.cat)
+    rule_hits, keep_hits, changed_hits, changed, frames = (dict.fromkeys(VELOCITY_RULES, 0) for _ in range(5))
+    for game in range(len(small_store.start)):
+        enc = encode(_windows(small_store, game, n=8, length=200))
+        cur, nxt = enc["char_real"][:, :-1], enc["char_real"][:, 1:]
+        base = priors.base(cur, enc["char_cat"][:, :-1], nxt, enc["char_bin"][:, 1:])
+        air = enc["char_bin"][:, 1:, :, air_col] > 0.5
+        on = (enc["char_exists"][:, :-1] > 0.5) & (enc["char_exists"][:, 1:] > 0.5)
+        for name, where in VELOCITY_RULES.items():
+            j, scale = _col(name), model.char_part.real[_col(name)].scale
+            scored = on & {"air": air, "ground": ~air, "any": torch.ones_like(air)}[where]
+            ruled = (base[..., priors.k[name]] - nxt[..., j]).abs() * scale <= KEEP_TOLERANCE
+            moved = nxt[..., j] != cur[..., j]
+            rule_hits[name] += (ruled & scored).sum().item()
+            keep_hits[name] += (~moved & scored).sum().item()
+            changed_hits[name] += (ruled & moved & scored).sum().item()
+            changed[name] += (moved & scored).sum().item()
+            frames[name] += scored.sum().item()
+    for name in VELOCITY_RULES:
+        print(f"{name}: rule {rule_hits[name] / frames[name]:.3f}, stays {keep_hits[name] / frames[name]:.3f}, "
+              f"changes predicted {changed_hits[name] / max(changed[name], 1):.3f} of {changed[name]}")
+        assert changed[name] > 200, name
+        assert rule_hits[name] > keep_hits[name], name
+    assert changed_hits["vel_y"] / changed["vel_y"] > 0.6
+    for name in ("vel_attack_x", "vel_attack_y"):
+        assert changed_hits[name] / changed[name] > 0.6, name
+
+
+@pytest.mark.parametrize("velocity_rules", [False, True])
+def test_targets_around_the_rules_decode_back_to_the_real_frame(real_window, velocity_rules):
     """Heads that state the targets computed around the rules decode, through the one rules layer,
     into the real next positions, velocities and hitlag: targets and decoding agree."""
-    model = make_tiny(rule_priors=True, event_weight=5.0)
+    model = make_tiny(rule_priors=True, velocity_rules=velocity_rules, event_weight=5.0)
     inputs, controllers, targets = prepare_window(encode(real_window))
     priors = model.rules.priors
-    value = priors.base(inputs["char_real"], targets["char_real"], targets["char_bin"])
+    value = priors.base(inputs["char_real"], inputs["char_cat"], targets["char_real"], targets["char_bin"])
     base = Base(value, priors.keep_tolerance(value))
     mode, _, _ = real_targets(model.char_part, inputs, targets, model.rules.char_dunit, model.rules.jump_threshold, base)
-    assert (mode[..., priors.k_x] == KEEP).float().mean() > 0.5  # the rule, not "stays", is what keeps
+    assert (mode[..., priors.k["x"]] == KEEP).float().mean() > 0.5  # the rule, not "stays", is what keeps
     with torch.no_grad():
         nxt = model.rules(inputs, _exact_heads(model, inputs, targets, base), controllers)
     on = targets["char_exists"] > 0.5
-    for name in ("x", "y", "vel_air_x", "vel_y", "vel_ground_x", "hitlag"):
+    for name in ("x", "y", "vel_air_x", "vel_y", "vel_ground_x", "vel_attack_x", "vel_attack_y", "hitlag"):
         j = _col(name)
         scale = model.char_part.real[j].scale
         err = ((nxt["char_real"][..., j] - targets["char_real"][..., j]).abs() * scale)[on]

@@ -51,10 +51,12 @@ def test_window_forward_equals_frame_by_frame_step(real_window):
     assert max(state_diffs) < TOL
 
 
-def test_step_function_matches_teacher_forced_window(real_window):
+@pytest.mark.parametrize("structure", [{}, {"rule_priors": True, "absent_inputs": True},
+                                       {"rule_priors": True, "velocity_rules": True}], ids=["plain", "priors", "physics"])
+def test_step_function_matches_teacher_forced_window(real_window, structure):
     """The store-valued `step` on real frames gives the frames `predict_window` decodes from the
-    window forward: one decoding, two paths."""
-    model = make_tiny(1)
+    window forward: one decoding, two paths (with and without the game's rules as priors)."""
+    model = make_tiny(1, **structure)
     enc = encode(real_window)
     inputs, controllers, _ = prepare_window(enc)
     with torch.no_grad():

@@ -71,6 +71,9 @@ class ModelConfig:
     # (model/priors.py: positions integrate the next frame's velocities, hitlag counts down), so
     # the delta head predicts only the correction to the rule.
     rule_priors: bool = False
+    # With `rule_priors`, the velocities' KEEP follows the game's physics too (gravity, friction,
+    # knockback decay, per character: schema/physics.py).
+    velocity_rules: bool = False
     # The loss's weight of frames where a value changes (`loss_event_weight`, set by training).
     # A weighted cross-entropy multiplies each change's odds by it; decoding divides them back
     # out, so that a change is predicted only when it is likelier than keeping the value.
@@ -100,6 +103,8 @@ class ModelConfig:
             )
         if ((self.expand * self.d_model) // self.headdim) % self.ngroups:
             raise ConfigError("model config: the number of heads must be a multiple of ngroups")
+        if self.velocity_rules and not self.rule_priors:
+            raise ConfigError("model config: velocity_rules needs rule_priors (the velocities' rules are priors)")
         if not 0.0 <= float(self.dropout) < 1.0:
             raise ConfigError(f"model config: dropout must be in [0, 1), got {self.dropout!r}")
         for name in ("delta_fraction", "jump_threshold", "dt_min", "dt_max", "A_init_min",

@@ -10,6 +10,18 @@ for most fields the rule is "stays", for these it is the game's own arithmetic:
   ground y stays (the floor holds it; slopes are the delta mode);
 * `hitlag`: counts down by one a frame to zero.
 
+With `velocities` (`ModelConfig.velocity_rules`) the velocities follow the game's physics too, by
+the character's constants (schema/physics.py), and stay as they are while the next frame is in
+hitlag (the game freezes a character then):
+
+* `vel_y`, in the air: loses the character's gravity, down to its terminal velocity (a faster fall,
+  a fast-fall, keeps its speed);
+* `vel_air_x` in the air and `vel_ground_x` on the ground: lose the air or ground friction toward 0;
+* `vel_attack_x`, `vel_attack_y` (knockback): the vector loses `KNOCKBACK_DECAY` of its length.
+
+The rules chain (hitlag -> velocities -> positions), so a step decodes `depth` times, each pass's
+base reading the fields the pass before decoded (model/rules.py).
+
 The base is computed from the *next* frame's velocities and airborne flag: in training from the
 real next frame (the targets, `heads.real_targets`), in a step from the predicted ones
 (`rules.Rules`), so the rule that produced a target is the rule that decodes it. A game that did
@@ -20,9 +32,11 @@ its rules decode (absent fields stay 0). How often each rule holds in real games
 from __future__ import annotations
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from dreamland.schema import Field
+from dreamland.schema.characters import NUM_INTERNAL
+from dreamland.schema.physics import KNOCKBACK_DECAY, physics
 
 # a target within this many game units of its base is a KEEP: the game's float32 sum and ours may
 # differ in the last bits
@@ -36,41 +50,80 @@ def _col(fs: tuple[Field, ...], name: str) -> int:
     raise KeyError(f"the rule priors need field {name!r}, which the schema no longer has")
 
 
-class CharPriors:
+_VELOCITIES = ("vel_air_x", "vel_y", "vel_attack_x", "vel_attack_y", "vel_ground_x")
+# a character without counted constants: gravity and friction 0, no terminal velocity (its
+# velocities keep their value)
+_NO_RULE = (0.0, 1e9, 0.0, 0.0)
+
+
+def _physics_table() -> Tensor:
+    """(NUM_INTERNAL, 4) gravity, terminal velocity, ground friction, air friction."""
+    rows = []
+    for iid in range(NUM_INTERNAL):
+        p = physics(iid)
+        rows.append(_NO_RULE if p is None else (p.gravity, p.terminal, p.ground_friction, p.air_friction))
+    return torch.tensor(rows, dtype=torch.float32)
+
+
+class CharPriors(nn.Module):
     """The rule base of a character slot's predicted real columns, in encoded units."""
 
-    def __init__(self, real: tuple[Field, ...], binary: tuple[Field, ...], pred: tuple[int, ...]):
+    def __init__(self, real: tuple[Field, ...], cat: tuple[Field, ...], binary: tuple[Field, ...],
+                 pred: tuple[int, ...], velocities: bool = False):
+        super().__init__()
         self.pred = pred
-        self.real = real
-        col = {name: _col(real, name) for name in
-               ("x", "y", "hitlag", "vel_air_x", "vel_y", "vel_attack_x", "vel_attack_y", "vel_ground_x")}
-        self.col = col
+        self.velocities = velocities
+        self.depth = 3 if velocities else 1
+        names = ("x", "y", "hitlag") + _VELOCITIES
+        self.col = {name: _col(real, name) for name in names}
+        self.k = {name: pred.index(self.col[name]) for name in names}
         self.airborne = _col(binary, "airborne")
-        self.scale = {name: real[j].scale for name, j in col.items()}
-        # positions of the fields with a rule among the predicted columns
-        self.k_x, self.k_y, self.k_hitlag = (pred.index(col[n]) for n in ("x", "y", "hitlag"))
+        self.character = _col(cat, "character")
+        self.scale = {name: real[j].scale for name, j in self.col.items()}
+        self.register_buffer("table", _physics_table(), persistent=False)
 
     def _game(self, real: Tensor, name: str) -> Tensor:
         return real[..., self.col[name]] * self.scale[name]
 
-    def base(self, cur_real: Tensor, nxt_real: Tensor, nxt_bin: Tensor) -> Tensor:
+    def _set(self, base: Tensor, name: str, game: Tensor) -> None:
+        base[..., self.k[name]] = game / self.scale[name]
+
+    def base(self, cur_real: Tensor, cur_cat: Tensor, nxt_real: Tensor, nxt_bin: Tensor) -> Tensor:
         """(..., S, n_pred) encoded bases: the current values, with the ruled fields replaced."""
         base = cur_real[..., list(self.pred)].clone()
         air = nxt_bin[..., self.airborne] > 0.5
         vx = self._game(nxt_real, "vel_attack_x") + torch.where(
             air, self._game(nxt_real, "vel_air_x"), self._game(nxt_real, "vel_ground_x"))
         vy = torch.where(air, self._game(nxt_real, "vel_y") + self._game(nxt_real, "vel_attack_y"), 0.0)
-        base[..., self.k_x] = (self._game(cur_real, "x") + vx) / self.scale["x"]
-        base[..., self.k_y] = (self._game(cur_real, "y") + vy) / self.scale["y"]
-        hitlag = self._game(cur_real, "hitlag")
-        base[..., self.k_hitlag] = (hitlag - 1).clamp_min(0) / self.scale["hitlag"]
+        self._set(base, "x", self._game(cur_real, "x") + vx)
+        self._set(base, "y", self._game(cur_real, "y") + vy)
+        self._set(base, "hitlag", (self._game(cur_real, "hitlag") - 1).clamp_min(0))
+        if self.velocities:
+            moving = self._game(nxt_real, "hitlag") <= 0
+            phys = self.table[cur_cat[..., self.character].long().clamp(0, NUM_INTERNAL - 1)]
+            self._velocity_rules(base, cur_real, phys.unbind(-1), air & moving, ~air & moving, moving)
         return base
+
+    def _velocity_rules(self, base: Tensor, cur: Tensor, phys: tuple[Tensor, ...],
+                        air: Tensor, ground: Tensor, moving: Tensor) -> None:
+        gravity, terminal, ground_friction, air_friction = phys
+        vy = self._game(cur, "vel_y")
+        fallen = torch.where(vy <= -terminal, vy, torch.maximum(vy - gravity, -terminal))
+        self._set(base, "vel_y", torch.where(air, fallen, vy))
+        for name, friction, on in (("vel_air_x", air_friction, air), ("vel_ground_x", ground_friction, ground)):
+            v = self._game(cur, name)
+            self._set(base, name, torch.where(on, torch.sign(v) * (v.abs() - friction).clamp_min(0), v))
+        kx, ky = self._game(cur, "vel_attack_x"), self._game(cur, "vel_attack_y")
+        speed = torch.hypot(kx, ky)
+        shrink = torch.where(moving, (speed - KNOCKBACK_DECAY).clamp_min(0) / speed.clamp_min(1e-6), 1.0)
+        self._set(base, "vel_attack_x", kx * shrink)
+        self._set(base, "vel_attack_y", ky * shrink)
 
     def keep_tolerance(self, like: Tensor) -> Tensor:
         """(n_pred,) encoded tolerance of a KEEP target: exact for fields without a rule."""
         tol = torch.zeros(len(self.pred), dtype=like.dtype, device=like.device)
-        for k, name in ((self.k_x, "x"), (self.k_y, "y")):
-            tol[k] = KEEP_TOLERANCE / self.scale[name]
+        for name in ("x", "y") + (_VELOCITIES if self.velocities else ()):
+            tol[self.k[name]] = KEEP_TOLERANCE / self.scale[name]
         return tol
 
 

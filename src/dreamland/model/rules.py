@@ -153,7 +153,8 @@ class Rules(nn.Module):
             self.register_buffer(f"{p}_scale", torch.tensor([f.scale for f in part.real], dtype=torch.float32),
                                  persistent=False)
         c = self.char_part
-        self.priors = CharPriors(c.real, c.bin, c.real_pred) if config.rule_priors else None
+        self.priors = (CharPriors(c.real, c.cat, c.bin, c.real_pred, config.velocity_rules)
+                       if config.rule_priors else None)
         self.c_x, self.c_y = _col(c.real, "x"), _col(c.real, "y")
         self.c_percent, self.c_age = _col(c.real, "percent"), _col(c.real, "state_age")
         self.c_action, self.c_stocks = _col(c.cat, "action"), _col(c.cat, "stocks")
@@ -241,11 +242,15 @@ class Rules(nn.Module):
         for j in range(len(c.bin)):
             ch["bin"][j] = ch["bin"][j] * present[..., n_real + n_cat + j].to(ch["bin"][j].dtype)
 
-    def _ruled(self, ch: dict, cur: dict[str, Tensor], h: HeadView) -> Tensor:
+    def _ruled(self, ch: dict, cur: dict[str, Tensor], h: HeadView, present: Tensor | None) -> None:
         """The character reals decoded again around the game's rules (model/priors.py), from the
-        next frame's decoded velocities and airborne flag."""
-        base = self.priors.base(cur["char_real"], ch["real"], torch.stack(ch["bin"], -1))
-        return self._real(self.char_part, h, cur["char_real"], base)
+        next frame's decoded fields that the rules read (in place). Each pass settles one more
+        link of the rules' chain (hitlag -> velocities -> positions)."""
+        nxt_bin = torch.stack(ch["bin"], -1)
+        for _ in range(self.priors.depth):
+            base = self.priors.base(cur["char_real"], cur["char_cat"], ch["real"], nxt_bin)
+            ch["real"] = self._real(self.char_part, h, cur["char_real"], base)
+            self._drop_absent(ch, present)
 
     # ------------------------------------------------------------------ the whole frame
 
@@ -278,8 +283,7 @@ class Rules(nn.Module):
         present = cur.get("present")
         self._drop_absent(ch, present)
         if self.priors is not None:
-            ch["real"] = self._ruled(ch, cur, h_char)
-            self._drop_absent(ch, present)
+            self._ruled(ch, cur, h_char, present)
 
         cols = list(ch["real"].unbind(-1))
         p_c = cur["char_real"][..., self.c_percent]

@@ -414,7 +414,7 @@ def loss_from_heads(
         dunit = getattr(r, f"{part.name}_dunit")
         base = None
         if part.name == "char" and r.priors is not None:  # the rule that decodes is the rule scored
-            value = r.priors.base(inputs["char_real"], targets["char_real"], targets["char_bin"])
+            value = r.priors.base(inputs["char_real"], inputs["char_cat"], targets["char_real"], targets["char_bin"])
             base = Base(value, r.priors.keep_tolerance(value))
         losses.update(part_losses(part, out[part.name], inputs, targets, dunit, r.jump_threshold, cfg, base))
     return total_loss(losses, cfg), losses
