@@ -125,6 +125,10 @@ def test_play_state_names_specials_by_character():
 
     p = PlayerState(0, True, {"action": 0x168, "character": 1})
     assert p.action_name == "REFLECTOR_GROUND_START"
+    # the model's 399 is "any id >= 399", not Kirby's MARIO_FIREBALL_GROUND
+    kirby = C.external_to_internal(C.external_character_id("kirby"))
+    unknown = PlayerState(0, True, {"action": A.UNKNOWN_ACTION, "character": kirby})
+    assert unknown.action_name == "SPECIAL_0x18F"
 
 
 # (character, id, ssbm-data identifier, the name here where it is not the identifier in upper snake

@@ -167,6 +167,10 @@ def repeat_as_seed(frame: dict[str, Tensor], k: int) -> dict[str, Tensor]:
 
 
 def _name_of_action(action: int, character: int) -> str:
+    # a state here may come from the model, whose vocabulary has 399 stand for every id >= 399:
+    # naming it after the character would call it Kirby's MARIO_FIREBALL_GROUND (his real 399)
+    if action == A.UNKNOWN_ACTION:
+        return A.action_name(action)
     return A.action_name(action, character)
 
 
