@@ -468,7 +468,6 @@ def frame_at(window: GameState, t: int) -> GameState:
 __all__ = [
     "GameState",
     "ModelStepper",
-    "load_stepper",
     "Stepper",
     "decode_state",
     "encode_state",
