@@ -145,7 +145,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     from dreamland.data.store import Store, StoreError
     from dreamland.evaluate.run import DEFAULT_CONTEXT, evaluate, store_from_replays
-    from dreamland.evaluate.stepper import BASELINE_NAMES, load_stepper
+    from dreamland.evaluate.baselines import CHECKPOINT_SPELLINGS
+    from dreamland.evaluate.stepper import load_stepper
 
     log = (lambda s: None) if args.quiet else (lambda s: print(s, file=sys.stderr, flush=True))
     if args.threads:
@@ -161,7 +162,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
                       out_dir=args.out, tolerance=args.tolerance, batch_size=args.batch_size,
                       teacher_forced=args.teacher_forced, probe=args.probe,
                       trajectories=args.trajectories, device=args.device, log=log)
-        name = args.checkpoint.replace("-", "_") if args.checkpoint in BASELINE_NAMES else "model"
+        name = args.checkpoint.replace("-", "_") if args.checkpoint in CHECKPOINT_SPELLINGS else "model"
         if args.replays:
             with store_from_replays(args.replays, workers=args.workers, log=log) as (store, info):
                 games = store.games_in("all", eligible_only=False)

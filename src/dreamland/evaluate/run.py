@@ -26,7 +26,7 @@ import torch
 from dreamland import __version__
 from dreamland.data.store import Store, StoreError
 from dreamland.evaluate import metrics as M
-from dreamland.evaluate.baselines import ConstantVelocityStepper, HoldStepper
+from dreamland.evaluate.baselines import BASELINE_NAMES, BASELINES  # noqa: F401 - BASELINE_NAMES re-exported
 from dreamland.evaluate.errors import EvaluationError
 from dreamland.evaluate import probe as P
 from dreamland.evaluate import teacher_forced as TF
@@ -37,7 +37,6 @@ from dreamland.evaluate.stepper import Stepper, check_stepper
 FORMAT = "dreamland-eval"
 FORMAT_VERSION = 1
 from dreamland.evaluate.defaults import DEFAULT_CONTEXT, HORIZONS  # noqa: E402 - re-exported
-BASELINE_NAMES = ("hold", "constant_velocity")
 Log = Callable[[str], None]
 
 
@@ -127,8 +126,8 @@ def evaluate(
     steppers: dict[str, Stepper] = {}
     if model is not None:
         steppers[model_name] = _stepper(model, model_name)
-    steppers.setdefault("hold", HoldStepper())
-    steppers.setdefault("constant_velocity", ConstantVelocityStepper())
+    for name, baseline in BASELINES.items():
+        steppers.setdefault(name, baseline())
     main = model_name if model is not None else "hold"
 
     games = np.asarray(games, np.int64)

@@ -64,14 +64,11 @@ def check_stepper(obj: Any, name: str = "stepper") -> Stepper:
 # ------------------------------------------------------------------------------------------------
 # Checkpoints -> steppers
 
-BASELINE_NAMES = ("hold", "constant-velocity")
-
-
 def load_stepper(checkpoint: str | Path | None, device: str = "cpu") -> Stepper:
     """A stepper for CHECKPOINT: a baseline name, a checkpoint file/folder read by the world
     model's loader, or None for the model shipped with dreamland (one-line `EvaluationError`
     when missing or foreign)."""
-    from dreamland.evaluate.baselines import make_baseline
+    from dreamland.evaluate.baselines import CHECKPOINT_SPELLINGS, make_baseline
     from dreamland.model.checkpoint import CheckpointError, default_checkpoint
 
     if checkpoint is None:
@@ -80,13 +77,13 @@ def load_stepper(checkpoint: str | Path | None, device: str = "cpu") -> Stepper:
         except CheckpointError as exc:
             raise EvaluationError(str(exc)) from None
     text = str(checkpoint)
-    if text in BASELINE_NAMES:
+    if text in CHECKPOINT_SPELLINGS:
         return make_baseline(text)
     path = Path(text)
     if not path.exists():
         raise EvaluationError(
             f"{text}: no such checkpoint (give a checkpoint file or folder, or a baseline: "
-            f"{', '.join(BASELINE_NAMES)})"
+            f"{', '.join(CHECKPOINT_SPELLINGS)})"
         )
     from dreamland.model.step import load_stepper as load_model
 
