@@ -13,8 +13,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dreamland.evaluate.errors import EvaluationError
+
+if TYPE_CHECKING:  # the stepper module pulls in torch, which `dreamland --help` need not load
+    from dreamland.evaluate.stepper import Stepper
 
 
 def _horizons(text: str) -> tuple[int, ...]:
@@ -139,6 +144,37 @@ def _decode_with_event_weight(stepper, weight: float) -> None:
     rules.log_event_weight = math.log(weight)
 
 
+def stepper_for_checkpoint(checkpoint: str | Path | None, device: str = "cpu") -> Stepper:
+    """A stepper for CHECKPOINT: a baseline name, a checkpoint file/folder read by the world
+    model's loader, or None for the model shipped with dreamland (one-line `EvaluationError`
+    when missing or foreign)."""
+    from dreamland.evaluate.baselines import CHECKPOINT_SPELLINGS, make_baseline
+    from dreamland.evaluate.stepper import check_stepper
+    from dreamland.model.checkpoint import CheckpointError
+    from dreamland.model.step import load_stepper
+
+    text = str(_shipped_model() if checkpoint is None else checkpoint)
+    if text in CHECKPOINT_SPELLINGS:
+        return make_baseline(text)
+    path = Path(text)
+    if not path.exists():
+        raise EvaluationError(f"{text}: no such checkpoint (give a checkpoint file or folder, or a baseline: "
+                              f"{', '.join(CHECKPOINT_SPELLINGS)})")
+    try:
+        return check_stepper(load_stepper(str(path), device), text)
+    except CheckpointError as exc:
+        raise EvaluationError(str(exc)) from None
+
+
+def _shipped_model() -> Path:
+    from dreamland.model.checkpoint import CheckpointError, default_checkpoint
+
+    try:
+        return default_checkpoint()
+    except CheckpointError as exc:
+        raise EvaluationError(str(exc)) from None
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
@@ -146,13 +182,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from dreamland.data.store import Store, StoreError
     from dreamland.evaluate.run import DEFAULT_CONTEXT, evaluate, store_from_replays
     from dreamland.evaluate.baselines import CHECKPOINT_SPELLINGS
-    from dreamland.evaluate.stepper import load_stepper
 
     log = (lambda s: None) if args.quiet else (lambda s: print(s, file=sys.stderr, flush=True))
     if args.threads:
         torch.set_num_threads(args.threads)
     try:
-        stepper = load_stepper(args.checkpoint, args.device)
+        stepper = stepper_for_checkpoint(args.checkpoint, args.device)
         context = args.context or int(getattr(stepper, "context", 0) or DEFAULT_CONTEXT)
         meta = {"checkpoint": args.checkpoint or "default model"}
         if args.event_weight is not None:
