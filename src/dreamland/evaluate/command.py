@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from dreamland.arguments import add_split_arguments, int_at_least, split_spec
 from dreamland.evaluate.errors import EvaluationError
 
 if TYPE_CHECKING:  # the stepper module pulls in torch, which `dreamland --help` need not load
@@ -33,7 +34,6 @@ def _horizons(text: str) -> tuple[int, ...]:
 
 
 def add_eval_parser(sub) -> argparse.ArgumentParser:
-    from dreamland.cli import _add_split_arguments, int_at_least
     from dreamland.evaluate.defaults import DEFAULT_CONTEXT, HORIZONS
 
     count, positive = int_at_least(0), int_at_least(1)
@@ -60,7 +60,7 @@ def add_eval_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--all-games", action="store_true",
                    help="with --store, use every two-player game of the split, not only training-eligible "
                    "ones (--replays always uses every two-player game)")
-    _add_split_arguments(p)
+    add_split_arguments(p)
     p.add_argument("--out", required=True, metavar="REPORT_DIR",
                    help="report folder (created; an earlier report there is replaced)")
     p.add_argument("--context", type=positive, default=None, metavar="K",
@@ -204,10 +204,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
                 meta.update({"replays": list(args.replays), **info, "store": None})
                 metrics = evaluate(stepper, store, games, model_name=name, meta=meta, **kwargs)
         else:
-            from dreamland.cli import _split_spec
-
             store = Store(args.store)
-            games = store.games_in(args.split, _split_spec(args), eligible_only=not args.all_games)
+            games = store.games_in(args.split, split_spec(args), eligible_only=not args.all_games)
             if len(games) == 0:
                 raise EvaluationError(f"{args.store}: the {args.split} split has no games"
                                       + ("" if args.all_games else " (only training-eligible games count; "
