@@ -8,6 +8,7 @@ import os
 import sys
 
 from dreamland import __version__
+from dreamland.arguments import add_split_arguments, int_at_least, split_spec
 from dreamland.model.config import COMPILE_MODES, WEIGHT_DTYPES
 
 
@@ -30,21 +31,6 @@ def _shard(text: str) -> tuple[int, int]:
     if n < 1 or not 0 <= i < n:
         raise argparse.ArgumentTypeError(f"expected 0 <= i < n, got {text!r}")
     return i, n
-
-
-def int_at_least(minimum: int):
-    """An argparse type: a whole number >= `minimum`, else a one-line usage error."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"expected a number >= {minimum}, got {value}")
-        return value
-
-    return parse
 
 
 _positive_int = int_at_least(1)
@@ -117,32 +103,6 @@ def _cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
-def _fractions(text: str) -> tuple[float, float, float]:
-    try:
-        parts = tuple(float(x) for x in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected three numbers like 0.9,0.05,0.05, got {text!r}") from None
-    if len(parts) != 3:
-        raise argparse.ArgumentTypeError(f"expected three numbers like 0.9,0.05,0.05, got {text!r}")
-    return parts  # type: ignore[return-value]
-
-
-def _split_spec(args: argparse.Namespace):
-    from dreamland.data.store import SplitSpec
-
-    return SplitSpec.from_names(args.split_fractions, args.heldout_character, args.heldout_stage)
-
-
-def _add_split_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--split-fractions", type=_fractions, default=(0.9, 0.05, 0.05),
-                   metavar="TRAIN,VAL,TEST", help="shares of games (by a stable hash of the game "
-                   "id) in train, val and test (default: 0.9,0.05,0.05)")
-    p.add_argument("--heldout-character", action="append", default=[], metavar="CHARACTER",
-                   help="games with this character go to the 'heldout' split only; repeatable")
-    p.add_argument("--heldout-stage", action="append", default=[], metavar="STAGE",
-                   help="games on this stage go to the 'heldout' split only; repeatable")
-
-
 def _cmd_pack(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -173,7 +133,7 @@ def _cmd_store(args: argparse.Namespace) -> int:
     from dreamland.data.windows import WindowSampler
 
     store = Store(args.store)
-    spec = _split_spec(args)
+    spec = split_spec(args)
     report = {"store": str(store.path), "games": len(store), "frames": store.frames, "splits": {}}
     for split in SPLITS + ("heldout",):
         games = store.games_in(split, spec, eligible_only=not args.all_games)
@@ -352,7 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fail (exit 2) unless this split has windows of K+1 frames")
     p.add_argument("--all-games", action="store_true",
                    help="count every two-player game, not only training-eligible ones")
-    _add_split_arguments(p)
+    add_split_arguments(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_cmd_store)
 

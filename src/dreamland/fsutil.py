@@ -1,5 +1,6 @@
-"""Durable writes: what ingest batches and training checkpoints both need before a rename; and
-reproducible ones: the same checkpoint saved twice is the same bytes."""
+"""Durable writes: what ingest batches and training checkpoints both need before a rename; atomic
+ones: a small text file replaced whole; and reproducible ones: the same checkpoint saved twice is
+the same bytes."""
 
 from __future__ import annotations
 
@@ -15,6 +16,18 @@ def fsync(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Replace `path` with `text` in one step: a reader, or a process killed mid-write, sees the old
+    file or the new one, never half of one. The text is staged in `path` + ".tmp", the name the
+    callers' clean-ups of stale files look for; a write that fails (a full disk) leaves none behind."""
+    staged = path.with_name(path.name + ".tmp")
+    try:
+        staged.write_text(text, encoding="utf-8")
+        os.replace(staged, path)
+    finally:
+        staged.unlink(missing_ok=True)
 
 
 def sort_safetensors_metadata(path: Path) -> None:

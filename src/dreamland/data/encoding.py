@@ -118,6 +118,22 @@ def encode(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return out
 
 
+def broadcast_per_game(enc: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The per-game keys of encoded frames (`stage` (B,), `present` (B, n)) given the leading
+    shape of the frames, so that every key of a window or a frame indexes the same way."""
+    lead = enc["char_exists"].shape[:-1]
+    if enc["stage"].shape != lead:
+        enc = dict(enc)
+        stage = enc["stage"]
+        enc["stage"] = stage.reshape(stage.shape + (1,) * (len(lead) - stage.dim())).expand(lead)
+    present = enc.get("present")
+    if present is not None and present.shape[:-1] != lead:
+        enc = dict(enc)
+        extra = (1,) * (len(lead) + 1 - present.dim())
+        enc["present"] = present.reshape(present.shape[:1] + extra + present.shape[1:]).expand(*lead, -1)
+    return enc
+
+
 def encode_controller(sticks: torch.Tensor, buttons: torch.Tensor) -> torch.Tensor:
     """Sticks (..., 5) in replay units and the button mask (...,) -> (..., N_CONTROLLER) in 0..1."""
     cols = []

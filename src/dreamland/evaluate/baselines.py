@@ -68,7 +68,11 @@ class ConstantVelocityStepper:
         return model_state, out
 
 
+# The one list of baselines: reports key their figures by these names, in this order.
 BASELINES = {"hold": HoldStepper, "constant_velocity": ConstantVelocityStepper}
+BASELINE_NAMES = tuple(BASELINES)
+# `dreamland eval CHECKPOINT` takes a baseline's name with hyphens, as command-line words are spelled
+CHECKPOINT_SPELLINGS = tuple(name.replace("_", "-") for name in BASELINES)
 
 
 def make_baseline(name: str):

@@ -13,8 +13,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
 
+from dreamland.arguments import add_split_arguments, int_at_least, split_spec
 from dreamland.evaluate.errors import EvaluationError
+
+if TYPE_CHECKING:  # the stepper module pulls in torch, which `dreamland --help` need not load
+    from dreamland.evaluate.stepper import Stepper
 
 
 def _horizons(text: str) -> tuple[int, ...]:
@@ -28,7 +34,6 @@ def _horizons(text: str) -> tuple[int, ...]:
 
 
 def add_eval_parser(sub) -> argparse.ArgumentParser:
-    from dreamland.cli import _add_split_arguments, int_at_least
     from dreamland.evaluate.defaults import DEFAULT_CONTEXT, HORIZONS
 
     count, positive = int_at_least(0), int_at_least(1)
@@ -55,7 +60,7 @@ def add_eval_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--all-games", action="store_true",
                    help="with --store, use every two-player game of the split, not only training-eligible "
                    "ones (--replays always uses every two-player game)")
-    _add_split_arguments(p)
+    add_split_arguments(p)
     p.add_argument("--out", required=True, metavar="REPORT_DIR",
                    help="report folder (created; an earlier report there is replaced)")
     p.add_argument("--context", type=positive, default=None, metavar="K",
@@ -139,19 +144,50 @@ def _decode_with_event_weight(stepper, weight: float) -> None:
     rules.log_event_weight = math.log(weight)
 
 
+def stepper_for_checkpoint(checkpoint: str | Path | None, device: str = "cpu") -> Stepper:
+    """A stepper for CHECKPOINT: a baseline name, a checkpoint file/folder read by the world
+    model's loader, or None for the model shipped with dreamland (one-line `EvaluationError`
+    when missing or foreign)."""
+    from dreamland.evaluate.baselines import CHECKPOINT_SPELLINGS, make_baseline
+    from dreamland.evaluate.stepper import check_stepper
+    from dreamland.model.checkpoint import CheckpointError
+    from dreamland.model.step import load_stepper
+
+    text = str(_shipped_model() if checkpoint is None else checkpoint)
+    if text in CHECKPOINT_SPELLINGS:
+        return make_baseline(text)
+    path = Path(text)
+    if not path.exists():
+        raise EvaluationError(f"{text}: no such checkpoint (give a checkpoint file or folder, or a baseline: "
+                              f"{', '.join(CHECKPOINT_SPELLINGS)})")
+    try:
+        return check_stepper(load_stepper(str(path), device), text)
+    except CheckpointError as exc:
+        raise EvaluationError(str(exc)) from None
+
+
+def _shipped_model() -> Path:
+    from dreamland.model.checkpoint import CheckpointError, default_checkpoint
+
+    try:
+        return default_checkpoint()
+    except CheckpointError as exc:
+        raise EvaluationError(str(exc)) from None
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
 
     from dreamland.data.store import Store, StoreError
     from dreamland.evaluate.run import DEFAULT_CONTEXT, evaluate, store_from_replays
-    from dreamland.evaluate.stepper import BASELINE_NAMES, load_stepper
+    from dreamland.evaluate.baselines import CHECKPOINT_SPELLINGS
 
     log = (lambda s: None) if args.quiet else (lambda s: print(s, file=sys.stderr, flush=True))
     if args.threads:
         torch.set_num_threads(args.threads)
     try:
-        stepper = load_stepper(args.checkpoint, args.device)
+        stepper = stepper_for_checkpoint(args.checkpoint, args.device)
         context = args.context or int(getattr(stepper, "context", 0) or DEFAULT_CONTEXT)
         meta = {"checkpoint": args.checkpoint or "default model"}
         if args.event_weight is not None:
@@ -161,17 +197,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
                       out_dir=args.out, tolerance=args.tolerance, batch_size=args.batch_size,
                       teacher_forced=args.teacher_forced, probe=args.probe,
                       trajectories=args.trajectories, device=args.device, log=log)
-        name = args.checkpoint.replace("-", "_") if args.checkpoint in BASELINE_NAMES else "model"
+        name = args.checkpoint.replace("-", "_") if args.checkpoint in CHECKPOINT_SPELLINGS else "model"
         if args.replays:
             with store_from_replays(args.replays, workers=args.workers, log=log) as (store, info):
                 games = store.games_in("all", eligible_only=False)
                 meta.update({"replays": list(args.replays), **info, "store": None})
                 metrics = evaluate(stepper, store, games, model_name=name, meta=meta, **kwargs)
         else:
-            from dreamland.cli import _split_spec
-
             store = Store(args.store)
-            games = store.games_in(args.split, _split_spec(args), eligible_only=not args.all_games)
+            games = store.games_in(args.split, split_spec(args), eligible_only=not args.all_games)
             if len(games) == 0:
                 raise EvaluationError(f"{args.store}: the {args.split} split has no games"
                                       + ("" if args.all_games else " (only training-eligible games count; "

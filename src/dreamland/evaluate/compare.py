@@ -6,6 +6,7 @@ from __future__ import annotations
 from html import escape
 from pathlib import Path
 
+from dreamland.evaluate.baselines import BASELINE_NAMES
 from dreamland.evaluate.errors import EvaluationError
 from dreamland.evaluate.run import load_metrics
 from dreamland.evaluate.svg import PALETTE, STEPPER_COLORS, line_chart
@@ -42,7 +43,7 @@ def collect(report_dirs: list[str]) -> dict:
         seen: set = set()
         for r in runs:
             out.append((r["name"], r["headline"].get(key, {}), "model"))
-        for b in ("hold", "constant_velocity"):
+        for b in BASELINE_NAMES:
             distinct = []
             for r in runs:
                 vals = r["headline"].get("baselines", {}).get(b, {}).get(key, {})
@@ -54,9 +55,6 @@ def collect(report_dirs: list[str]) -> dict:
                 out.append((b if len(distinct) == 1 else f"{b} ({name})", vals, b))
         rows[key] = out
     return {"runs": runs, "horizons": horizons, "rows": rows}
-
-
-BASELINES = ("hold", "constant_velocity")
 
 
 def field_rows(report_dirs: list[str], horizon: str = "1") -> list[tuple[str, bool, list]]:
@@ -73,14 +71,14 @@ def field_rows(report_dirs: list[str], horizon: str = "1") -> list[tuple[str, bo
     for key, lower in (("fields_mae", True), ("categorical_acc", False)):
         for name in first["model"]["horizons"].get(horizon, {}).get(key, {}):
             values = [r["model"]["horizons"].get(horizon, {}).get(key, {}).get(name) for r in runs]
-            values += [first.get(b, {}).get("horizons", {}).get(horizon, {}).get(key, {}).get(name) for b in BASELINES]
+            values += [first.get(b, {}).get("horizons", {}).get(horizon, {}).get(key, {}).get(name) for b in BASELINE_NAMES]
             rows.append((name, lower, values))
     return rows
 
 
 def format_fields(report_dirs: list[str], horizon: str = "1") -> str:
     """`field_rows` as text; a `*` marks a run that is worse than the better baseline."""
-    names = _label([str(d) for d in report_dirs]) + list(BASELINES)
+    names = _label([str(d) for d in report_dirs]) + list(BASELINE_NAMES)
     width = max(len(n) for n in names) + 2
     lines = [f"every field at {horizon} frame(s) (MAE, or accuracy for categorical fields; * = worse "
              "than the better baseline)", "  " + f"{'':<18}" + "".join(f"{n:>{width}}" for n in names)]

@@ -15,6 +15,7 @@ from collections import defaultdict
 import numpy as np
 
 from dreamland.data import layout
+from dreamland.evaluate.baselines import BASELINE_NAMES
 from dreamland.evaluate.rollout import RolloutResult, Trajectory
 from dreamland.schema import actions
 from dreamland.schema.actions import ActionCategory, FIRST_SPECIAL_ACTION
@@ -375,5 +376,5 @@ def headline(rollouts: dict[str, dict], model: str = "model") -> dict:
         return {k: {h: v[k] for h, v in m["horizons"].items()} for k in keys}
 
     out = figures(rollouts[model]) if model in rollouts else {k: {} for k in keys}
-    out["baselines"] = {b: figures(rollouts[b]) for b in ("hold", "constant_velocity") if b in rollouts}
+    out["baselines"] = {b: figures(rollouts[b]) for b in BASELINE_NAMES if b in rollouts}
     return out

@@ -26,18 +26,18 @@ import torch
 from dreamland import __version__
 from dreamland.data.store import Store, StoreError
 from dreamland.evaluate import metrics as M
-from dreamland.evaluate.baselines import ConstantVelocityStepper, HoldStepper
+from dreamland.evaluate.baselines import BASELINE_NAMES, BASELINES  # noqa: F401 - BASELINE_NAMES re-exported
 from dreamland.evaluate.errors import EvaluationError
 from dreamland.evaluate import probe as P
 from dreamland.evaluate import teacher_forced as TF
 from dreamland.evaluate.rollout import RolloutResult, rollout
 from dreamland.evaluate.starts import choose_starts
 from dreamland.evaluate.stepper import Stepper, check_stepper
+from dreamland.fsutil import write_text_atomic
 
 FORMAT = "dreamland-eval"
 FORMAT_VERSION = 1
 from dreamland.evaluate.defaults import DEFAULT_CONTEXT, HORIZONS  # noqa: E402 - re-exported
-BASELINE_NAMES = ("hold", "constant_velocity")
 Log = Callable[[str], None]
 
 
@@ -127,8 +127,8 @@ def evaluate(
     steppers: dict[str, Stepper] = {}
     if model is not None:
         steppers[model_name] = _stepper(model, model_name)
-    steppers.setdefault("hold", HoldStepper())
-    steppers.setdefault("constant_velocity", ConstantVelocityStepper())
+    for name, baseline in BASELINES.items():
+        steppers.setdefault(name, baseline())
     main = model_name if model is not None else "hold"
 
     games = np.asarray(games, np.int64)
@@ -231,19 +231,13 @@ def prepare_out_dir(out_dir: str | Path) -> Path:
     return path
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def write_report(metrics: dict, out_dir: str | Path) -> None:
     from dreamland.evaluate.report import render_html
 
     path = Path(out_dir)
     path.mkdir(parents=True, exist_ok=True)
-    _atomic_write(path / "metrics.json", json.dumps(metrics, indent=1, allow_nan=False))
-    _atomic_write(path / "report.html", render_html(metrics))
+    write_text_atomic(path / "metrics.json", json.dumps(metrics, indent=1, allow_nan=False))
+    write_text_atomic(path / "report.html", render_html(metrics))
 
 
 def load_metrics(report_dir: str | Path) -> dict:

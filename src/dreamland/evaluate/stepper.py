@@ -14,14 +14,13 @@ A *stepper* is anything with
         predict. Returns the next frame with the same keys, shapes and dtypes as `game_state`.
 
 The world model's stepper is `dreamland.model.step.ModelStepper`; `dreamland eval CHECKPOINT`
-reads a checkpoint into one with `dreamland.model.step.load_stepper`. The names of the
+reads a checkpoint into one with `evaluate.command.stepper_for_checkpoint`. The names of the
 baselines (`hold`, `constant-velocity`) are also accepted as CHECKPOINT, which evaluates a
 baseline as if it were a model (handy for smoke tests).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import torch
@@ -59,38 +58,3 @@ def check_stepper(obj: Any, name: str = "stepper") -> Stepper:
     if not (callable(getattr(obj, "init", None)) and callable(getattr(obj, "step", None))):
         raise EvaluationError(f"{name}: not a stepper (it needs init(seed) and step(state, frame, controllers))")
     return obj
-
-
-# ------------------------------------------------------------------------------------------------
-# Checkpoints -> steppers
-
-BASELINE_NAMES = ("hold", "constant-velocity")
-
-
-def load_stepper(checkpoint: str | Path | None, device: str = "cpu") -> Stepper:
-    """A stepper for CHECKPOINT: a baseline name, a checkpoint file/folder read by the world
-    model's loader, or None for the model shipped with dreamland (one-line `EvaluationError`
-    when missing or foreign)."""
-    from dreamland.evaluate.baselines import make_baseline
-    from dreamland.model.checkpoint import CheckpointError, default_checkpoint
-
-    if checkpoint is None:
-        try:
-            checkpoint = default_checkpoint()
-        except CheckpointError as exc:
-            raise EvaluationError(str(exc)) from None
-    text = str(checkpoint)
-    if text in BASELINE_NAMES:
-        return make_baseline(text)
-    path = Path(text)
-    if not path.exists():
-        raise EvaluationError(
-            f"{text}: no such checkpoint (give a checkpoint file or folder, or a baseline: "
-            f"{', '.join(BASELINE_NAMES)})"
-        )
-    from dreamland.model.step import load_stepper as load_model
-
-    try:
-        return check_stepper(load_model(str(path), device), text)
-    except CheckpointError as exc:
-        raise EvaluationError(str(exc)) from None

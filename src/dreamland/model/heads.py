@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from dreamland.config import ConfigError
 from dreamland.data.encoding import SPEC, Spec
 from dreamland.schema import Field, Role
 
@@ -233,8 +234,6 @@ class LossConfig:
     value_beta: float = 0.05  # smooth-L1 beta of the value head (encoded units)
 
     def __post_init__(self) -> None:
-        from dreamland.model.config import ConfigError
-
         known = set(loss_keys())
         for k, v in dict(self.weights).items():
             if k not in known:

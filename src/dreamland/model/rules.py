@@ -47,7 +47,7 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
-from dreamland.data.encoding import REAL_CLIP, SPEC, Spec
+from dreamland.data.encoding import REAL_CLIP, SPEC, Spec, broadcast_per_game
 from dreamland.model.config import ModelConfig
 from dreamland.model.heads import KEEP, SET, ZERO, HeadView, Part, delta_units, parts, split
 from dreamland.model.priors import CharPriors
@@ -257,9 +257,7 @@ class Rules(nn.Module):
     def forward(self, cur: dict[str, Tensor], out: dict[str, Tensor], controllers: Tensor) -> dict[str, Tensor]:
         """`cur`: encoded frame t (any leading shape; `stage` with that shape or (B,)); `out`: the
         heads for frame t+1; `controllers`: the inputs of frame t+1. Returns encoded frame t+1."""
-        from dreamland.model.world import _broadcast_stage
-
-        cur = _broadcast_stage(cur)
+        cur = broadcast_per_game(cur)
         h_char = split(self.char_part, out["char"].float())
         ch = self._part(self.char_part, cur, h_char)
         it = self._part(self.item_part, cur, split(self.item_part, out["item"].float()))

@@ -30,11 +30,11 @@ import torch
 from torch import Tensor
 
 from dreamland.data import layout
-from dreamland.data.encoding import CHAR_REAL, ITEM_REAL, decode, encode
+from dreamland.data.encoding import CHAR_REAL, ITEM_REAL, broadcast_per_game, decode, encode
 from dreamland.model.config import COMPILE_MODES
 from dreamland.model.heads import Base, LossConfig, part_losses, total_loss
 from dreamland.model.rules import age_rule_window
-from dreamland.model.world import ModelState, WorldModel, _broadcast_stage
+from dreamland.model.world import ModelState, WorldModel
 
 GameState = dict[str, Tensor]
 Encoded = dict[str, Tensor]
@@ -386,7 +386,7 @@ def prepare_window(enc: Encoded) -> tuple[Encoded, Tensor, Encoded]:
     rewritten by its rule first (see `rules.age_rule_window`), so training reads what play writes."""
     enc = dict(enc)
     enc["char_real"] = age_rule_window(enc["char_real"], enc["char_cat"], enc["char_exists"])
-    enc = _broadcast_stage(enc)
+    enc = broadcast_per_game(enc)
     inputs = {k: enc[k][:, :-1] for k in _state_keys(enc)}
     targets = {k: enc[k][:, 1:] for k in _state_keys(enc)}
     return inputs, enc["controller"][:, 1:], targets
@@ -424,7 +424,7 @@ def predict_window(model: WorldModel, inputs: Encoded, controllers: Tensor) -> E
     """Teacher-forced predictions of frames 1..T from real frames 0..T-1 (encoded, (B, T, ...)),
     decoded by the same rules as `step`."""
     out = model(inputs, controllers)
-    return model.rules(_broadcast_stage(inputs), out, controllers)
+    return model.rules(broadcast_per_game(inputs), out, controllers)
 
 
 def seed(model: WorldModel, window: GameState) -> tuple[ModelState, GameState]:
@@ -434,7 +434,7 @@ def seed(model: WorldModel, window: GameState) -> tuple[ModelState, GameState]:
     frame K. state_age of the returned frame follows the rule, as during training."""
     enc = encode(window)
     enc["char_real"] = age_rule_window(enc["char_real"], enc["char_cat"], enc["char_exists"])
-    enc = _broadcast_stage(enc)
+    enc = broadcast_per_game(enc)
     K = enc["char_exists"].shape[1]
     B = enc["char_exists"].shape[0]
     if K > 1:
@@ -468,7 +468,6 @@ def frame_at(window: GameState, t: int) -> GameState:
 __all__ = [
     "GameState",
     "ModelStepper",
-    "load_stepper",
     "Stepper",
     "decode_state",
     "encode_state",

@@ -23,12 +23,13 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
-from dreamland.data.encoding import SPEC, Spec
+from dreamland.data.encoding import SPEC, Spec, broadcast_per_game
 from dreamland.data.layout import PRESENT_FIELDS
 from dreamland.data.items import MAX_ITEM_SLOTS
 from dreamland.model.config import ModelConfig
 from dreamland.model.heads import Part, parts
 from dreamland.model.mamba2 import Mamba2, Mamba2Config
+from dreamland.model.rules import Rules
 
 ModelState = tuple[Tensor, ...]
 N_CHAR_SLOTS = 4
@@ -172,8 +173,6 @@ class WorldModel(nn.Module):
                                   self.char_part.n_out)
         self.item_head = SlotHead(c.d_model, c.d_item, self.item_slots, c.d_head_item, c.head_layers,
                                   self.item_part.n_out)
-        from dreamland.model.rules import Rules  # rules need the parts and the config only
-
         self.rules = Rules(config, spec)
 
     # ------------------------------------------------------------------ pieces
@@ -214,7 +213,7 @@ class WorldModel(nn.Module):
         (B, T, 2, n_controller) = the inputs of frames 1..T. Returns the heads for frames 1..T
         (`{"char": (B, T, 4, n), "item": (B, T, S, n)}`), and the state after the window when
         `return_state` (continue it with `step` or another `forward`)."""
-        enc = _broadcast_stage(enc)
+        enc = broadcast_per_game(enc)
         x, char, item = self.encode_inputs(enc, controllers)
         new_state: list[Tensor] = []
         for i, layer in enumerate(self.layers):
@@ -271,21 +270,6 @@ class WorldModel(nn.Module):
         for p in model.parameters():
             p.requires_grad_(False)
         return model
-
-
-def _broadcast_stage(enc: dict[str, Tensor]) -> dict[str, Tensor]:
-    """The per-game keys (`stage` (B,), `present` (B, n)) given the leading shape of the frames."""
-    lead = enc["char_exists"].shape[:-1]
-    if enc["stage"].shape != lead:
-        enc = dict(enc)
-        stage = enc["stage"]
-        enc["stage"] = stage.reshape(stage.shape + (1,) * (len(lead) - stage.dim())).expand(lead)
-    present = enc.get("present")
-    if present is not None and present.shape[:-1] != lead:
-        enc = dict(enc)
-        extra = (1,) * (len(lead) + 1 - present.dim())
-        enc["present"] = present.reshape(present.shape[:1] + extra + present.shape[1:]).expand(*lead, -1)
-    return enc
 
 
 def count_parameters(module: nn.Module) -> int:

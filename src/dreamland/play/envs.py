@@ -107,7 +107,7 @@ class MeleeVectorEnv(gym.vector.VectorEnv):
         self.stage, self.characters = stage, tuple(characters)
         self.agent = agent_player
         self.opponent_spec = opponent
-        self.bots = [as_bot(opponent) if isinstance(opponent, str) else as_bot(opponent) for _ in range(num_envs)]
+        self.bots = [as_bot(opponent) for _ in range(num_envs)]
         self.max_frames = max_frames
         self.single_action_space = spaces.Box(0.0, 1.0, (N_CONTROLLER,), np.float32)
         self.single_observation_space = spaces.Box(-OBS_CLIP, OBS_CLIP, (OBS_SIZE,), np.float32)

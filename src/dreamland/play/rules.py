@@ -33,12 +33,12 @@ import torch
 from torch import Tensor
 
 from dreamland.data import layout
+from dreamland.model.rules import TOP_SLACK  # one ceiling: the model lets a character rise to it, a KO starts above it
 from dreamland.play import facts
 from dreamland.play.state import player_col
 from dreamland.schema import actions as A
 from dreamland.schema import stages as S
 
-TOP_SLACK = 30.0
 DEAD_DOWN, DEAD_LEFT, DEAD_RIGHT, DEAD_UP = 0, 1, 2, 3
 HALO_DESCENT, HALO_WAIT = 12, 13
 DAMAGE = int(A.ActionCategory.DAMAGE)

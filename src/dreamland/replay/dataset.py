@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dreamland import __version__
+from dreamland.fsutil import write_text_atomic
 from dreamland.schema import storage_fingerprint
 
 FORMAT = "dreamland-dataset"
@@ -126,23 +127,14 @@ class Dataset:
             if root.exists() and any(p.name not in ("_tmp",) for p in root.iterdir()):
                 raise DatasetError(f"{path}: folder is not empty and is not a dreamland dataset")
             root.mkdir(parents=True, exist_ok=True)
-            tmp = root / "dataset.json.tmp"
-            try:
-                tmp.write_text(
-                    json.dumps(
-                        {
-                            "format": FORMAT,
-                            "format_version": FORMAT_VERSION,
-                            "schema_fingerprint": storage_fingerprint(),
-                            "created_by": f"dreamland {__version__}",
-                            "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                        },
-                        indent=2,
-                    )
-                )
-                tmp.replace(meta)
-            finally:
-                tmp.unlink(missing_ok=True)  # a write that failed half-way (a full disk)
+            identity = {
+                "format": FORMAT,
+                "format_version": FORMAT_VERSION,
+                "schema_fingerprint": storage_fingerprint(),
+                "created_by": f"dreamland {__version__}",
+                "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            }
+            write_text_atomic(meta, json.dumps(identity, indent=2))
         (root / "parts").mkdir(exist_ok=True)
         return Dataset(root)
 

@@ -38,7 +38,7 @@ Geometry (legal stages only, game units, +y up)
   during the game (`Platform.moves`). The corpus agrees: FoD entry positions are 4.875 above
   16.125 and 22.125.
 * spawn points: NOT from a published table. They are the entry positions at the first frame
-  (frame -123) measured in the replay corpus (/work/shared/replays), slot k = the k-th spawn
+  (frame -123) measured in the replay corpus (`../shared/replays`), slot k = the k-th spawn
   (x, y, facing, observed). In 1v1 replays the lower port is in slot 1 and the higher in slot 2
   (Slippi's neutral spawn), with a few older exceptions; with 3-4 players the slot assignment
   depends on the ports present and on teams, so treat slots 3-4 as "the other spawn points".

@@ -16,16 +16,10 @@ import shutil
 from pathlib import Path
 from typing import Callable
 
-from dreamland.fsutil import fsync
+from dreamland.fsutil import fsync, write_text_atomic
 from dreamland.train.state import load_state, save_state
 
 LATEST, BEST = "latest", "best"
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 class CheckpointManager:
@@ -57,9 +51,9 @@ class CheckpointManager:
             shutil.rmtree(final)
         os.rename(tmp, final)
         fsync(self.root)
-        _write_atomic(self.root / LATEST, name)
+        write_text_atomic(self.root / LATEST, name)
         if is_best:
-            _write_atomic(self.root / BEST, json.dumps({"name": name, "metric": metric}))
+            write_text_atomic(self.root / BEST, json.dumps({"name": name, "metric": metric}))
         self._prune()
         return final
 

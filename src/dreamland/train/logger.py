@@ -6,10 +6,11 @@ Everything works offline. W&B is optional: asked for but not installed is a warn
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from pathlib import Path
+
+from dreamland.fsutil import write_text_atomic
 
 
 class Logger:
@@ -77,6 +78,4 @@ def _truncate_after(path: Path, step: int) -> None:
             continue
         if isinstance(row, dict) and isinstance(row.get("step"), int) and row["step"] <= step:
             kept.append(line + "\n")
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("".join(kept))
-    os.replace(tmp, path)
+    write_text_atomic(path, "".join(kept))
