@@ -95,7 +95,7 @@ def test_field_table_marks_fields_worse_than_the_better_baseline(tmp_path):
     write_report(b, tmp_path / "run-b")
     rows = {name: (lower, values) for name, lower, values in field_rows([str(tmp_path / "run-a"), str(tmp_path / "run-b")])}
     assert rows["x"][0] and not rows["action"][0]  # errors lower, accuracies higher is better
-    assert rows["x"][1][1] == 99.0 and len(rows["x"][1]) == 4  # two runs, then hold and constant velocity
+    assert rows["x"][1][1] == 99.0 and len(rows["x"][1]) == 5  # two runs, then hold, constant velocity, lookup
     text = format_fields([str(tmp_path / "run-a"), str(tmp_path / "run-b")])
     marked = {line.split()[0] for line in text.splitlines()[2:] if "*" in line}
     assert marked == {"x", "action"}

@@ -59,7 +59,7 @@ def collect(report_dirs: list[str]) -> dict:
 
 def field_rows(report_dirs: list[str], horizon: str = "1") -> list[tuple[str, bool, list]]:
     """Per predicted field at `horizon` frames of the rollouts: (field, lower is better, [each
-    run's value..., hold, constant velocity]). Continuous fields by mean absolute error (game
+    run's value..., then each baseline of `BASELINE_NAMES`]). Continuous fields by mean absolute error (game
     units), categorical ones by accuracy; the baselines from the first report."""
     runs = [load_metrics(d)["rollout"] for d in report_dirs]
     first = runs[0]
@@ -77,17 +77,18 @@ def field_rows(report_dirs: list[str], horizon: str = "1") -> list[tuple[str, bo
 
 
 def format_fields(report_dirs: list[str], horizon: str = "1") -> str:
-    """`field_rows` as text; a `*` marks a run that is worse than the better baseline."""
+    """`field_rows` as text; a `*` marks a run that is worse than the best baseline."""
     names = _label([str(d) for d in report_dirs]) + list(BASELINE_NAMES)
     width = max(len(n) for n in names) + 2
     lines = [f"every field at {horizon} frame(s) (MAE, or accuracy for categorical fields; * = worse "
-             "than the better baseline)", "  " + f"{'':<18}" + "".join(f"{n:>{width}}" for n in names)]
+             "than the best baseline)", "  " + f"{'':<18}" + "".join(f"{n:>{width}}" for n in names)]
     for name, lower, values in field_rows(report_dirs, horizon):
-        base = [v for v in values[-2:] if v is not None]
+        n_runs = len(values) - len(BASELINE_NAMES)
+        base = [v for v in values[n_runs:] if v is not None]
         best = (min(base) if lower else max(base)) if base else None
         cells = []
         for i, v in enumerate(values):
-            worse = i < len(values) - 2 and v is not None and best is not None and (v > best if lower else v < best)
+            worse = i < n_runs and v is not None and best is not None and (v > best if lower else v < best)
             cells.append(f"{_cell(v)}{'*' if worse else ' '}")
         lines.append("  " + f"{name:<18}" + "".join(f"{c:>{width}}" for c in cells))
     return "\n".join(lines) + "\n"

@@ -45,8 +45,12 @@ def _silent(_: str) -> None:
     pass
 
 
-def _stepper(obj: Any, name: str) -> Stepper:
-    if not (hasattr(obj, "init") and hasattr(obj, "step")) and callable(obj):
+def _stepper(obj: Any, name: str, store: Store, games: np.ndarray) -> Stepper:
+    if isinstance(obj, type) and hasattr(obj, "for_evaluation"):  # a baseline evaluated as the model
+        obj = obj.for_evaluation(store, games)
+        if obj is None:
+            raise EvaluationError(f"{name}: cannot be built here (no training games besides the evaluated ones)")
+    elif not (hasattr(obj, "init") and hasattr(obj, "step")) and callable(obj):
         obj = obj()  # a factory
     stepper = check_stepper(obj, name)
     if isinstance(stepper, torch.nn.Module):
@@ -124,14 +128,19 @@ def evaluate(
     if not horizons or horizons[0] < 1:
         raise EvaluationError(f"horizons must be whole numbers >= 1, got {horizons}")
     out_path = prepare_out_dir(out_dir) if out_dir is not None else None
+    games = np.asarray(games, np.int64)
     steppers: dict[str, Stepper] = {}
     if model is not None:
-        steppers[model_name] = _stepper(model, model_name)
+        steppers[model_name] = _stepper(model, model_name, store, games)
     for name, baseline in BASELINES.items():
-        steppers.setdefault(name, baseline())
+        if name not in steppers:
+            built = baseline.for_evaluation(store, games)
+            if built is None:
+                log(f"{name} baseline skipped: no training games besides the evaluated ones to count from")
+            else:
+                steppers[name] = built
     main = model_name if model is not None else "hold"
 
-    games = np.asarray(games, np.int64)
     h_max = max(horizons)
     roll_starts = choose_starts(store, games, context, h_max, starts, seed)
     log(f"{len(roll_starts)} starts in {roll_starts.games_used} games ({roll_starts.games_skipped} games shorter "
