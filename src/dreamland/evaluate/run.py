@@ -134,11 +134,13 @@ def evaluate(
         steppers[model_name] = _stepper(model, model_name, store, games)
     for name, baseline in BASELINES.items():
         if name not in steppers:
+            tb = time.perf_counter()
             built = baseline.for_evaluation(store, games)
             if built is None:
                 log(f"{name} baseline skipped: no training games besides the evaluated ones to count from")
             else:
                 steppers[name] = built
+                log(f"{name} baseline ready in {time.perf_counter() - tb:.1f} s")
     main = model_name if model is not None else "hold"
 
     h_max = max(horizons)
