@@ -244,15 +244,8 @@ def _cmd_bench_step(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog="dreamland",
-        description="Learn Super Smash Bros. Melee from Slippi replays, then play what was learned.",
-    )
-    parser.add_argument("--version", action="version", version=f"dreamland {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True,
-                                parser_class=_Parser)
-
+def _add_ingest_parser(sub) -> argparse.ArgumentParser:
+    """`dreamland ingest`: replays into a dataset."""
     p = sub.add_parser(
         "ingest",
         help="read replays (files, folders, .zip/.7z/.tar archives) into a Parquet dataset",
@@ -282,14 +275,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the run summary as one JSON object")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or dataset table")
     p.set_defaults(func=_cmd_ingest)
+    return p
 
+
+def _add_stats_parser(sub) -> argparse.ArgumentParser:
+    """`dreamland stats`: a dataset's summary."""
     p = sub.add_parser("stats", help="summarise a dataset: games, failures, frames, characters",
                        description="Summarise an ingested dataset from its manifest. "
                        "Example: dreamland stats data/melee --json")
     p.add_argument("dataset", metavar="DATASET")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_cmd_stats)
+    return p
 
+
+def _add_pack_parser(sub) -> argparse.ArgumentParser:
+    """`dreamland pack`: a dataset into a training store."""
     p = sub.add_parser("pack", help="pack a dataset's two-player games into a training store",
                        description="Pack every two-player game of a dataset into memory-mapped "
                        "arrays for training (see docs/store.md). "
@@ -299,7 +300,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_pack)
+    return p
 
+
+def _add_store_parser(sub) -> argparse.ArgumentParser:
+    """`dreamland store`: a store's splits and windows."""
     p = sub.add_parser("store", help="show a store's splits and how many windows they give",
                        description="Summarise a packed store: games and frames per split, and "
                        "windows per epoch for a context length. "
@@ -315,12 +320,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_split_arguments(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_cmd_store)
+    return p
 
-    from dreamland.evaluate.command import add_compare_parser, add_eval_parser
 
-    add_eval_parser(sub)
-    add_compare_parser(sub)
-
+def _add_train_parser(sub) -> argparse.ArgumentParser:
+    """`dreamland train`: train a world model."""
     from dreamland.train.config import preset_names
 
     p = sub.add_parser(
@@ -343,7 +347,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the final summary as JSON")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_train)
+    return p
 
+
+def _add_play_parser(sub) -> argparse.ArgumentParser:
+    """`dreamland play`: the game server."""
     p = sub.add_parser(
         "play", help="play the model in the browser: two controller slots at 60 frames a second",
         description="Start the game server and open the page. Each slot takes a keyboard, a "
@@ -370,7 +378,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dtype", choices=WEIGHT_DTYPES, default="float32",
                    help="precision of the model's weights while playing (default: float32)")
     p.set_defaults(func=_cmd_play)
+    return p
 
+
+def _add_model_parser(sub) -> argparse.ArgumentParser:
+    """`dreamland model info`: a preset's parameter counts."""
     from dreamland.model.config import PRESETS as MODEL_PRESETS
 
     p = sub.add_parser("model", help="inspect a model preset (parameter counts)")
@@ -382,6 +394,12 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("overrides", nargs="*", metavar="FIELD=VALUE", help="model config overrides")
     q.add_argument("--json", action="store_true")
     q.set_defaults(func=_cmd_model_info)
+    return p
+
+
+def _add_bench_parser(sub) -> argparse.ArgumentParser:
+    """`dreamland bench step`: milliseconds per frame of the step."""
+    from dreamland.model.config import PRESETS as MODEL_PRESETS
 
     p = sub.add_parser("bench", help="benchmarks that belong to the command line")
     bench_sub = p.add_subparsers(dest="bench_command", metavar="WHAT", required=True,
@@ -398,6 +416,31 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--no-compile", action="store_true")
     q.add_argument("--json", action="store_true")
     q.set_defaults(func=_cmd_bench_step)
+    return p
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="dreamland",
+        description="Learn Super Smash Bros. Melee from Slippi replays, then play what was learned.",
+    )
+    parser.add_argument("--version", action="version", version=f"dreamland {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True,
+                                parser_class=_Parser)
+    # --help lists the commands in the order they are added here.
+    _add_ingest_parser(sub)
+    _add_stats_parser(sub)
+    _add_pack_parser(sub)
+    _add_store_parser(sub)
+
+    from dreamland.evaluate.command import add_compare_parser, add_eval_parser
+
+    add_eval_parser(sub)
+    add_compare_parser(sub)
+    _add_train_parser(sub)
+    _add_play_parser(sub)
+    _add_model_parser(sub)
+    _add_bench_parser(sub)
     return parser
 
 

@@ -31,7 +31,7 @@ from dreamland.evaluate.errors import EvaluationError
 from dreamland.evaluate import probe as P
 from dreamland.evaluate import teacher_forced as TF
 from dreamland.evaluate.rollout import RolloutResult, rollout
-from dreamland.evaluate.starts import choose_starts
+from dreamland.evaluate.starts import Starts, choose_starts
 from dreamland.evaluate.stepper import Stepper, check_stepper
 from dreamland.fsutil import write_text_atomic
 
@@ -129,50 +129,16 @@ def evaluate(
         raise EvaluationError(f"horizons must be whole numbers >= 1, got {horizons}")
     out_path = prepare_out_dir(out_dir) if out_dir is not None else None
     games = np.asarray(games, np.int64)
-    steppers: dict[str, Stepper] = {}
-    if model is not None:
-        steppers[model_name] = _stepper(model, model_name, store, games)
-    for name, baseline in BASELINES.items():
-        if name not in steppers:
-            tb = time.perf_counter()
-            built = baseline.for_evaluation(store, games)
-            if built is None:
-                log(f"{name} baseline skipped: no training games besides the evaluated ones to count from")
-            else:
-                steppers[name] = built
-                log(f"{name} baseline ready in {time.perf_counter() - tb:.1f} s")
+    steppers = _build_steppers(model, model_name, store, games, log)
     main = model_name if model is not None else "hold"
 
-    h_max = max(horizons)
-    roll_starts = choose_starts(store, games, context, h_max, starts, seed)
-    log(f"{len(roll_starts)} starts in {roll_starts.games_used} games ({roll_starts.games_skipped} games shorter "
-        f"than K + {h_max} = {context + h_max} frames skipped)")
-    tf_pos = TF.teacher_forced_positions(store, games, context, teacher_forced, seed + 1) if teacher_forced > 0 else None
-    probe_pos = None
-    if probe > 0:
-        try:
-            probe_pos = P.probe_positions(store, games, context, probe, seed + 2)
-        except EvaluationError as exc:
-            log(f"controllability probe skipped: {exc}")
-
+    roll_starts, tf_pos, probe_pos = _choose_positions(store, games, context, max(horizons), starts,
+                                                       teacher_forced, probe, seed, log)
     rollouts: dict[str, RolloutResult] = {}
     result: dict = {"rollout": {}, "teacher_forced": {}, "probe": {}}
     for name, stepper in steppers.items():
-        torch.manual_seed(seed)
-        ts = time.perf_counter()
-        res = rollout(stepper, store, roll_starts, batch_size=batch_size, device=device)
-        rollouts[name] = res
-        result["rollout"][name] = M.rollout_metrics(res, horizons, tolerance)
-        log(f"{name}: {len(roll_starts)} rollouts x {h_max} frames in {res.seconds:.1f} s")
-        if tf_pos is not None:
-            torch.manual_seed(seed)
-            result["teacher_forced"][name], _ = TF.teacher_forced(stepper, store, tf_pos,
-                                                                  batch_size=batch_size, device=device)
-        if probe_pos is not None:
-            torch.manual_seed(seed)
-            result["probe"][name] = P.probe(stepper, store, probe_pos[0], probe_pos[1],
-                                            batch_size=batch_size, device=device)
-        log(f"{name}: done in {time.perf_counter() - ts:.1f} s")
+        rollouts[name] = _measure(name, stepper, store, roll_starts, tf_pos, probe_pos, result, horizons=horizons,
+                                  tolerance=tolerance, batch_size=batch_size, device=device, seed=seed, log=log)
     first = rollouts[main]
     result["real"] = {"plausibility": M.plausibility(first.real, first.stage)}
 
@@ -202,13 +168,80 @@ def evaluate(
         **result,
         "trajectories": _rollout_draws(rollouts, main, trajectories, seed),
     }
-    sources = store.index["source"].to_pylist()
-    for d in metrics["trajectories"]:
-        d["source"] = os.path.basename(str(sources[d["game"]]).split("::")[-1]) if 0 <= d["game"] < len(sources) else None
+    _name_sources(metrics["trajectories"], store)
     metrics["meta"]["seconds"] = round(time.perf_counter() - t0, 2)
     if out_path is not None:
         write_report(metrics, out_path)
     return metrics
+
+
+def _build_steppers(model: Stepper | Callable[[], Stepper] | None, model_name: str, store: Store,
+                    games: np.ndarray, log: Log) -> dict[str, Stepper]:
+    """The model (when given) first, then every baseline that can be built for `games`."""
+    steppers: dict[str, Stepper] = {}
+    if model is not None:
+        steppers[model_name] = _stepper(model, model_name, store, games)
+    for name, baseline in BASELINES.items():
+        if name not in steppers:
+            tb = time.perf_counter()
+            built = baseline.for_evaluation(store, games)
+            if built is None:
+                log(f"{name} baseline skipped: no training games besides the evaluated ones to count from")
+            else:
+                steppers[name] = built
+                log(f"{name} baseline ready in {time.perf_counter() - tb:.1f} s")
+    return steppers
+
+
+def _choose_positions(store: Store, games: np.ndarray, context: int, h_max: int, starts: int,
+                      teacher_forced: int, probe: int, seed: int,
+                      log: Log) -> tuple[Starts, Starts | None, tuple[Starts, np.ndarray] | None]:
+    """The seeded rollout starts, teacher-forced positions and probe positions (None: skipped)
+    that every stepper is measured on."""
+    roll_starts = choose_starts(store, games, context, h_max, starts, seed)
+    log(f"{len(roll_starts)} starts in {roll_starts.games_used} games ({roll_starts.games_skipped} games shorter "
+        f"than K + {h_max} = {context + h_max} frames skipped)")
+    tf_pos = TF.teacher_forced_positions(store, games, context, teacher_forced, seed + 1) if teacher_forced > 0 else None
+    probe_pos = None
+    if probe > 0:
+        try:
+            probe_pos = P.probe_positions(store, games, context, probe, seed + 2)
+        except EvaluationError as exc:
+            log(f"controllability probe skipped: {exc}")
+    return roll_starts, tf_pos, probe_pos
+
+
+def _measure(name: str, stepper: Stepper, store: Store, roll_starts: Starts, tf_pos: Starts | None,
+             probe_pos: tuple[Starts, np.ndarray] | None,
+             result: dict, *, horizons: tuple[int, ...], tolerance: int, batch_size: int, device: str,
+             seed: int, log: Log) -> RolloutResult:
+    """One stepper's rollouts, teacher-forced predictions and probe, into result[...][name];
+    returns its rollouts."""
+    h_max = max(horizons)
+    # Each measurement starts from the same seed, so a stepper that samples draws the same
+    # numbers whichever steppers ran before it.
+    torch.manual_seed(seed)
+    ts = time.perf_counter()
+    res = rollout(stepper, store, roll_starts, batch_size=batch_size, device=device)
+    result["rollout"][name] = M.rollout_metrics(res, horizons, tolerance)
+    log(f"{name}: {len(roll_starts)} rollouts x {h_max} frames in {res.seconds:.1f} s")
+    if tf_pos is not None:
+        torch.manual_seed(seed)
+        result["teacher_forced"][name], _ = TF.teacher_forced(stepper, store, tf_pos,
+                                                              batch_size=batch_size, device=device)
+    if probe_pos is not None:
+        torch.manual_seed(seed)
+        result["probe"][name] = P.probe(stepper, store, probe_pos[0], probe_pos[1],
+                                        batch_size=batch_size, device=device)
+    log(f"{name}: done in {time.perf_counter() - ts:.1f} s")
+    return res
+
+
+def _name_sources(trajectories: list[dict], store: Store) -> None:
+    """Each drawn trajectory's "source": the file name of the replay its game came from."""
+    sources = store.index["source"].to_pylist()
+    for d in trajectories:
+        d["source"] = os.path.basename(str(sources[d["game"]]).split("::")[-1]) if 0 <= d["game"] < len(sources) else None
 
 
 def headline(metrics: dict) -> dict:

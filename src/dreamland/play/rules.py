@@ -129,17 +129,42 @@ class Events:
 def apply(rules: RulesState, prev: dict[str, Tensor], nxt: dict[str, Tensor]) -> tuple[dict[str, Tensor], Events]:
     """The rules on one frame of every game: `nxt` is what the stepper returned from `prev`.
     Returns the frame to show and to feed back (a new dict; `nxt` is not modified)."""
+    out = _writable_frame(prev, nxt)
+    active = ~rules.over  # (B,)
+    exists = out["player_exists"].bool()
+    # The numbers are the rules of the module docstring; each step reads what the previous wrote.
+    ko = _knock_out(rules, out, exists, active)  # 1-2
+    respawning, still_dead = _count_down_pause(rules, active)
+    if bool(still_dead.any()):
+        _hold_dead(rules, out, still_dead)
+    if bool(respawning.any()):
+        _respawn(rules, out, respawning)  # 3
+    _invulnerability(rules, prev, out, exists, active, ko, respawning)  # 4
+    small = out["player_small"]
+    # stocks are the rules'
+    small[..., _S["stocks"]] = torch.where(exists, rules.stocks, small[..., _S["stocks"]].long()).to(small.dtype)
+    _nana_off_blast_zone(rules, out)  # 6
+    ends = _timer_and_game_over(rules, out, exists, active)  # 5
+    if bool((~active).any()):
+        _freeze_finished(prev, out, ~active)
+    return out, Events(ko=ko, respawn=respawning, game_over=ends)
+
+
+def _writable_frame(prev: dict[str, Tensor], nxt: dict[str, Tensor]) -> dict[str, Tensor]:
+    """`nxt` with the keys it lacks carried from `prev`, and copies of the tensors the rules write."""
     out = dict(nxt)
     for k, v in prev.items():  # keys the stepper did not return are carried
         out.setdefault(k, v)
     for k in ("player_real", "player_small", "player_wide", "follower_real", "follower_small",
               "follower_wide", "player_exists", "follower_exists"):
         out[k] = out[k].clone()
-    real, small, wide = out["player_real"], out["player_small"], out["player_wide"]
-    b = real.shape[0]
-    active = ~rules.over  # (B,)
-    exists = out["player_exists"].bool()
+    return out
 
+
+def _knock_out(rules: RulesState, out: dict[str, Tensor], exists: Tensor, active: Tensor) -> Tensor:
+    """Players who cross a blast zone this frame lose a stock and start the KO pause; returns
+    them (B, 2)."""
+    real, wide = out["player_real"], out["player_wide"]
     x, y = real[..., _R["x"]], real[..., _R["y"]]
     action = wide[..., _W["action"]].long()
     left, right, top, bottom = (rules.blast[:, i : i + 1] for i in range(4))
@@ -150,56 +175,67 @@ def apply(rules: RulesState, prev: dict[str, Tensor], nxt: dict[str, Tensor]) ->
     alive = (rules.dead == 0) & exists & active[:, None]
     ko = alive & crossed
     death = torch.where(out_l, DEAD_LEFT, torch.where(out_r, DEAD_RIGHT, torch.where(out_b, DEAD_DOWN, DEAD_UP)))
-
-    # 1-2. KO: a stock, the pause
     rules.stocks = torch.where(ko, (rules.stocks - 1).clamp(min=0), rules.stocks)
     rules.death_action = torch.where(ko, death, rules.death_action)
     rules.death_pos = torch.where(ko[..., None], torch.stack([x, y], -1), rules.death_pos)
     rules.dead = torch.where(ko, facts.DEAD_FRAMES + 1, rules.dead)
+    return ko
+
+
+def _count_down_pause(rules: RulesState, active: Tensor) -> tuple[Tensor, Tensor]:
+    """One frame of the KO pause: (respawning, still_dead), both (B, 2)."""
     pausing = rules.dead > 0
     rules.dead = torch.where(pausing & active[:, None], rules.dead - 1, rules.dead)
     respawning = pausing & (rules.dead == 0) & (rules.stocks > 0)
-    still_dead = pausing & ~respawning
-    if bool(still_dead.any()):
-        m = still_dead
-        real[..., _R["x"]] = torch.where(m, rules.death_pos[..., 0], real[..., _R["x"]])
-        real[..., _R["y"]] = torch.where(m, rules.death_pos[..., 1], real[..., _R["y"]])
-        for name in ("vel_air_x", "vel_y", "vel_attack_x", "vel_attack_y", "vel_ground_x", "hitlag", "hitstun"):
-            real[..., _R[name]] = torch.where(m, torch.zeros_like(real[..., _R[name]]), real[..., _R[name]])
-        wide[..., _W["action"]] = torch.where(m, rules.death_action.to(wide.dtype), wide[..., _W["action"]])
-        small[..., _S["airborne"]] = torch.where(m, 1, small[..., _S["airborne"]].long()).to(small.dtype)
-        small[..., _S["ground"]] = torch.where(m, layout.GROUND_NONE, small[..., _S["ground"]].long()).to(small.dtype)
+    return respawning, pausing & ~respawning
 
-    # 3. respawn
-    if bool(respawning.any()):
-        m = respawning
-        rx, ry = rules.respawn[..., 0], rules.respawn[..., 1]
-        zero = {"percent", "vel_air_x", "vel_y", "vel_attack_x", "vel_attack_y", "vel_ground_x",
-                "hitlag", "hitstun", "state_age", "combo_count"}
-        for name in zero:
-            real[..., _R[name]] = torch.where(m, torch.zeros_like(real[..., _R[name]]), real[..., _R[name]])
-        real[..., _R["x"]] = torch.where(m, rx, real[..., _R["x"]])
-        real[..., _R["y"]] = torch.where(m, ry, real[..., _R["y"]])
-        real[..., _R["shield"]] = torch.where(m, torch.full_like(rx, facts.FULL_SHIELD), real[..., _R["shield"]])
-        wide[..., _W["action"]] = torch.where(m, HALO_DESCENT, wide[..., _W["action"]].long()).to(wide.dtype)
-        chars = small[..., _S["character"]].long()
-        jumps = torch.where((chars == facts.KIRBY_INTERNAL) | (chars == facts.JIGGLYPUFF_INTERNAL), 6, 2)
-        sets = {"jumps": jumps, "airborne": torch.ones_like(jumps), "ground": torch.full_like(jumps, layout.GROUND_NONE),
-                "facing": (rx <= 0).long(),
-                "last_hit_by": torch.full_like(jumps, layout.PORT_NONE), "l_cancel": torch.zeros_like(jumps)}
-        for name, v in sets.items():
-            small[..., _S[name]] = torch.where(m, v, small[..., _S[name]].long()).to(small.dtype)
-        for k in ("follower_real", "follower_small", "follower_wide"):
-            src = out[k.replace("follower", "player")]
-            keep_char = out[k][..., _S["character"]].clone() if k == "follower_small" else None
-            has_nana = (small[..., _S["character"]].long() == 10) & m  # Popo: Nana comes back with him
-            out[k] = torch.where(has_nana[..., None], src, out[k])
-            if keep_char is not None:
-                out[k][..., _S["character"]] = torch.where(has_nana, 11, keep_char.long()).to(out[k].dtype)
-        has_nana = (small[..., _S["character"]].long() == 10) & m
-        out["follower_exists"] = torch.where(has_nana, 1, out["follower_exists"].long()).to(torch.uint8)
 
-    # 4. invulnerability: on the halo, and INVULNERABLE_FRAMES after leaving it
+def _hold_dead(rules: RulesState, out: dict[str, Tensor], m: Tensor) -> None:
+    """Players `m` in the KO pause stay at the crossing point, motionless, in their death action."""
+    real, small, wide = out["player_real"], out["player_small"], out["player_wide"]
+    real[..., _R["x"]] = torch.where(m, rules.death_pos[..., 0], real[..., _R["x"]])
+    real[..., _R["y"]] = torch.where(m, rules.death_pos[..., 1], real[..., _R["y"]])
+    for name in ("vel_air_x", "vel_y", "vel_attack_x", "vel_attack_y", "vel_ground_x", "hitlag", "hitstun"):
+        real[..., _R[name]] = torch.where(m, torch.zeros_like(real[..., _R[name]]), real[..., _R[name]])
+    wide[..., _W["action"]] = torch.where(m, rules.death_action.to(wide.dtype), wide[..., _W["action"]])
+    small[..., _S["airborne"]] = torch.where(m, 1, small[..., _S["airborne"]].long()).to(small.dtype)
+    small[..., _S["ground"]] = torch.where(m, layout.GROUND_NONE, small[..., _S["ground"]].long()).to(small.dtype)
+
+
+def _respawn(rules: RulesState, out: dict[str, Tensor], m: Tensor) -> None:
+    """Players `m` appear on the halo at the respawn point, fresh (Nana with Popo)."""
+    real, small, wide = out["player_real"], out["player_small"], out["player_wide"]
+    rx, ry = rules.respawn[..., 0], rules.respawn[..., 1]
+    zero = {"percent", "vel_air_x", "vel_y", "vel_attack_x", "vel_attack_y", "vel_ground_x",
+            "hitlag", "hitstun", "state_age", "combo_count"}
+    for name in zero:
+        real[..., _R[name]] = torch.where(m, torch.zeros_like(real[..., _R[name]]), real[..., _R[name]])
+    real[..., _R["x"]] = torch.where(m, rx, real[..., _R["x"]])
+    real[..., _R["y"]] = torch.where(m, ry, real[..., _R["y"]])
+    real[..., _R["shield"]] = torch.where(m, torch.full_like(rx, facts.FULL_SHIELD), real[..., _R["shield"]])
+    wide[..., _W["action"]] = torch.where(m, HALO_DESCENT, wide[..., _W["action"]].long()).to(wide.dtype)
+    chars = small[..., _S["character"]].long()
+    jumps = torch.where((chars == facts.KIRBY_INTERNAL) | (chars == facts.JIGGLYPUFF_INTERNAL), 6, 2)
+    sets = {"jumps": jumps, "airborne": torch.ones_like(jumps), "ground": torch.full_like(jumps, layout.GROUND_NONE),
+            "facing": (rx <= 0).long(),
+            "last_hit_by": torch.full_like(jumps, layout.PORT_NONE), "l_cancel": torch.zeros_like(jumps)}
+    for name, v in sets.items():
+        small[..., _S[name]] = torch.where(m, v, small[..., _S[name]].long()).to(small.dtype)
+    for k in ("follower_real", "follower_small", "follower_wide"):
+        src = out[k.replace("follower", "player")]
+        keep_char = out[k][..., _S["character"]].clone() if k == "follower_small" else None
+        has_nana = (small[..., _S["character"]].long() == 10) & m  # Popo: Nana comes back with him
+        out[k] = torch.where(has_nana[..., None], src, out[k])
+        if keep_char is not None:
+            out[k][..., _S["character"]] = torch.where(has_nana, 11, keep_char.long()).to(out[k].dtype)
+    has_nana = (small[..., _S["character"]].long() == 10) & m
+    out["follower_exists"] = torch.where(has_nana, 1, out["follower_exists"].long()).to(torch.uint8)
+
+
+def _invulnerability(rules: RulesState, prev: dict[str, Tensor], out: dict[str, Tensor], exists: Tensor,
+                     active: Tensor, ko: Tensor, respawning: Tensor) -> None:
+    """The hurtbox is invulnerable on the halo, INVULNERABLE_FRAMES after leaving it, and while dead."""
+    small, wide = out["player_small"], out["player_wide"]
     act = wide[..., _W["action"]].long()
     on_halo = (act == HALO_DESCENT) | (act == HALO_WAIT)
     prev_act = prev["player_wide"][..., _W["action"]].long()
@@ -210,10 +246,11 @@ def apply(rules: RulesState, prev: dict[str, Tensor], nxt: dict[str, Tensor]) ->
     rules.invulnerable = torch.where(ko, 0, rules.invulnerable)
     inv = (on_halo | (rules.invulnerable > 0) | rules.dead.gt(0)) & exists
     small[..., _S["hurtbox"]] = torch.where(inv, 1, small[..., _S["hurtbox"]].long()).to(small.dtype)
-    # stocks are the rules'
-    small[..., _S["stocks"]] = torch.where(exists, rules.stocks, small[..., _S["stocks"]].long()).to(small.dtype)
 
-    # 6. Nana off a blast zone
+
+def _nana_off_blast_zone(rules: RulesState, out: dict[str, Tensor]) -> None:
+    """A follower past a blast zone disappears."""
+    left, right, top, bottom = (rules.blast[:, i : i + 1] for i in range(4))
     fr = out["follower_real"]
     fx, fy = fr[..., _R["x"]], fr[..., _R["y"]]
     f_out = ((fx < left) | (fx > right) | (fy < bottom) | (fy > top + TOP_SLACK)) & out["follower_exists"].bool()
@@ -222,14 +259,16 @@ def apply(rules: RulesState, prev: dict[str, Tensor], nxt: dict[str, Tensor]) ->
             out[k] = torch.where(f_out[..., None], torch.zeros_like(out[k]), out[k])
         out["follower_exists"] = torch.where(f_out, 0, out["follower_exists"].long()).to(torch.uint8)
 
-    # 5. timer and game over
+
+def _timer_and_game_over(rules: RulesState, out: dict[str, Tensor], exists: Tensor, active: Tensor) -> Tensor:
+    """Advance the timer; games that end this frame get their winner. Returns them (B,)."""
     rules.frame = torch.where(active, rules.frame + 1, rules.frame)
     out_of_stocks = (rules.stocks == 0) & exists
     lost = out_of_stocks.any(-1)
     time_up = (rules.limit > 0) & (rules.frame >= rules.limit)
     ends = active & (lost | time_up)
     if bool(ends.any()):
-        pct = real[..., _R["percent"]]
+        pct = out["player_real"][..., _R["percent"]]
         by_stocks = torch.where(rules.stocks[:, 0] > rules.stocks[:, 1], 0,
                                 torch.where(rules.stocks[:, 1] > rules.stocks[:, 0], 1, -1))
         by_pct = torch.where(pct[:, 0] < pct[:, 1], 0, torch.where(pct[:, 1] < pct[:, 0], 1, -1))
@@ -238,12 +277,13 @@ def apply(rules: RulesState, prev: dict[str, Tensor], nxt: dict[str, Tensor]) ->
         win = torch.where(lost, on_ko, on_time)
         rules.winner = torch.where(ends, win, rules.winner)
         rules.over = rules.over | ends
+    return ends
 
-    # a finished game no longer changes
-    if bool((~active).any()):
-        frozen = ~active
-        for k, v in out.items():
-            if k in prev and isinstance(v, Tensor) and v.shape[:1] == (b,) and prev[k].shape == v.shape:
-                shape = (b,) + (1,) * (v.dim() - 1)
-                out[k] = torch.where(frozen.reshape(shape), prev[k], v)
-    return out, Events(ko=ko, respawn=respawning, game_over=ends)
+
+def _freeze_finished(prev: dict[str, Tensor], out: dict[str, Tensor], frozen: Tensor) -> None:
+    """A finished game (`frozen`, (B,)) no longer changes: its rows of `out` are `prev`'s."""
+    b = out["player_real"].shape[0]
+    for k, v in out.items():
+        if k in prev and isinstance(v, Tensor) and v.shape[:1] == (b,) and prev[k].shape == v.shape:
+            shape = (b,) + (1,) * (v.dim() - 1)
+            out[k] = torch.where(frozen.reshape(shape), prev[k], v)
