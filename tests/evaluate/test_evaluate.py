@@ -132,14 +132,14 @@ def _run(argv: list[str]) -> int:
     return args.func(args)
 
 
-def test_eval_command_on_replays(replays_dir, tmp_path, capsys):
+def test_eval_command_on_replays(replay_file, tmp_path, capsys):
     from tests.conftest import STORE_GAMES
 
     folder = tmp_path / "replays"
     folder.mkdir()
     for name in STORE_GAMES[1:3]:
-        shutil.copy(replays_dir / name, folder / name)
-    (folder / "broken.slp").write_bytes((replays_dir / STORE_GAMES[0]).read_bytes()[:4000])
+        shutil.copy(replay_file(name), folder / name)
+    (folder / "broken.slp").write_bytes(replay_file(STORE_GAMES[0]).read_bytes()[:4000])
     rc = _run(["eval", "constant-velocity", "--replays", str(folder), "--out", str(tmp_path / "r1"), "--json",
                "--starts", "24", "--teacher-forced", "64", "--probe", "8", "--context", "10", "-q", "--workers", "1"])
     out = capsys.readouterr().out

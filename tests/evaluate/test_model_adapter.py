@@ -32,7 +32,7 @@ def test_tiny_model_end_to_end(small_store, tmp_path):
     assert again["headline"] == m["headline"]  # deterministic
 
 
-def test_eval_command_with_a_tiny_model(replays_dir, tmp_path, capsys):
+def test_eval_command_with_a_tiny_model(replay_file, tmp_path, capsys):
     """A real checkpoint on disk (safetensors + JSON) evaluated on raw replays, ingested on the fly."""
     from dreamland.model.checkpoint import save
     from tests.conftest import STORE_GAMES
@@ -40,7 +40,7 @@ def test_eval_command_with_a_tiny_model(replays_dir, tmp_path, capsys):
 
     ckpt = tmp_path / "tiny-checkpoint"
     save(ckpt, _tiny_model(), extra={"train_config": {"data": {"context": 8}}})
-    rc = _run(["eval", str(ckpt), "--replays", str(replays_dir / STORE_GAMES[1]), "--out", str(tmp_path / "r"),
+    rc = _run(["eval", str(ckpt), "--replays", str(replay_file(STORE_GAMES[1])), "--out", str(tmp_path / "r"),
                "--starts", "8", "--teacher-forced", "16", "--probe", "4", "--json", "-q", "--workers", "1"])
     assert rc == 0
     _check_headline_shape(json.loads(capsys.readouterr().out))
@@ -48,12 +48,12 @@ def test_eval_command_with_a_tiny_model(replays_dir, tmp_path, capsys):
     assert m["meta"]["context"] == 8 and m["meta"]["games_used"] == 1
 
 
-def test_eval_without_a_checkpoint_uses_the_shipped_model(replays_dir, tmp_path, capsys):
+def test_eval_without_a_checkpoint_uses_the_shipped_model(replay_file, tmp_path, capsys):
     from dreamland.model.checkpoint import default_checkpoint
     from tests.conftest import STORE_GAMES
     from tests.evaluate.test_evaluate import _run
 
-    rc = _run(["eval", "--replays", str(replays_dir / STORE_GAMES[1]), "--out", str(tmp_path / "r"),
+    rc = _run(["eval", "--replays", str(replay_file(STORE_GAMES[1])), "--out", str(tmp_path / "r"),
                "--starts", "8", "--horizons", "1,5,20", "--teacher-forced", "16", "--probe", "4", "-q",
                "--workers", "1"])
     assert rc == 0, capsys.readouterr().err

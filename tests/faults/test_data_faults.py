@@ -17,17 +17,19 @@ from dreamland.data.store import Store, StoreError, pack
 from dreamland.replay.dataset import Dataset, DatasetError
 from dreamland.replay.ingest import dataset_lock, ingest
 
+from tests.conftest import corpus_or_stand_ins
+
 from .conftest import assert_one_line_error, run_cli
 
-GAMES = ["Gaurav-Iyer_stockfox__test.slp", "PMcca_go-slippi__test_replays_metadata.slp",
-         "hohav_peppi__tests_data_items.slp", "altf4_libmelee__test_artifacts_corrupt_game_2.slp"]
+GAMES = corpus_or_stand_ins("Gaurav-Iyer_stockfox__test.slp", "PMcca_go-slippi__test_replays_metadata.slp",
+                            "hohav_peppi__tests_data_items.slp", "altf4_libmelee__test_artifacts_corrupt_game_2.slp")
 
 
 @pytest.fixture(scope="module")
-def replays(replays_dir, tmp_path_factory) -> Path:
+def replays(replay_file, tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("fault-replays")
     for name in GAMES:
-        (folder / name).symlink_to(replays_dir / name)
+        (folder / name).symlink_to(replay_file(name))
     return folder
 
 

@@ -25,7 +25,7 @@ NEW_GAME = "Walnut356_SlippiStats__Modern_Replays_Game_20221227T193458.slp"  # 3
 
 
 @pytest.fixture(scope="module")
-def mixed_store(replays_dir, tmp_path_factory) -> Store:
+def mixed_store(replay_file, tmp_path_factory) -> Store:
     """An old (1.7.1) and a modern full game, packed together."""
     from dreamland.replay.ingest import ingest
 
@@ -33,7 +33,7 @@ def mixed_store(replays_dir, tmp_path_factory) -> Store:
     folder = root / "replays"
     folder.mkdir()
     for name in (OLD_GAME, NEW_GAME):
-        (folder / name).symlink_to(replays_dir / name)
+        (folder / name).symlink_to(replay_file(name))
     ingest([str(folder)], root / "dataset", workers=1)
     pack(root / "dataset", root / "store")
     return Store(root / "store")

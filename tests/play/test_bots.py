@@ -4,14 +4,11 @@ import torch
 from dreamland.play import ChaseBot, FunctionBot, IdleBot, RandomBot, ReplayInputsBot, Session, as_bot, make_bot
 from dreamland.play.controller import Controller, as_tensor
 
-from tests.conftest import REPLAYS
 from tests.play.helpers import RecordingStepper
 
 
-def test_replay_inputs_bot_plays_back_the_pre_frame_inputs():
-    path = REPLAYS / "Gaurav-Iyer_stockfox__test.slp"
-    if not path.exists():
-        pytest.skip("replay corpus not available")
+def test_replay_inputs_bot_plays_back_the_pre_frame_inputs(replay_file):
+    path = replay_file("Gaurav-Iyer_stockfox__test.slp")
     stepper = RecordingStepper()
     s = Session(stepper, "final destination", ("peach", "falcon"))
     s.reset()

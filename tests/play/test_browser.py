@@ -118,12 +118,10 @@ def test_the_drawn_pose_follows_the_action_category():
             browser.close()
 
 
-def test_replay_ghost_divergence_take_over_and_session_playback(replays_dir):
+def test_replay_ghost_divergence_take_over_and_session_playback(replay_file):
     from .helpers import RecordingStepper
 
-    replay = replays_dir / "Walnut356_SlippiStats__Modern_Replays_Game_20221227T193458.slp"
-    if not replay.exists():
-        pytest.skip("replay missing")
+    replay = replay_file("Walnut356_SlippiStats__Modern_Replays_Game_20221227T193458.slp")
     game = GameLoop(RecordingStepper(), slots=("replay", "replay"), replay=str(replay), torch_threads=None)
     with ServerThread(game) as srv, sync_api.sync_playwright() as pw:
         browser = _launch(pw)

@@ -7,8 +7,6 @@ from dreamland.play import facts
 from dreamland.play.state import player_col
 from dreamland.schema import stages as S
 
-from tests.conftest import REPLAYS
-
 GAMES = [
     "Walnut356_SlippiStats__Modern_Replays_Game_20221227T193458.slp",  # Battlefield
     "Gaurav-Iyer_stockfox__test.slp",  # Final Destination
@@ -16,10 +14,8 @@ GAMES = [
 
 
 @pytest.mark.parametrize("name", GAMES)
-def test_facts_match_corpus(name):
-    path = REPLAYS / name
-    if not path.exists():
-        pytest.skip("replay corpus not available")
+def test_facts_match_corpus(name, replay_file):
+    path = replay_file(name)
     from dreamland.play.replay import load_replay
 
     game = load_replay(path)

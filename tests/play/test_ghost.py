@@ -17,11 +17,8 @@ REPLAY = "Walnut356_SlippiStats__Modern_Replays_Game_20221227T193458.slp"  # She
 
 
 @pytest.fixture(scope="module")
-def replay_path(replays_dir):
-    path = replays_dir / REPLAY
-    if not path.exists():
-        pytest.skip(f"{REPLAY} missing")
-    return str(path)
+def replay_path(replay_file):
+    return str(replay_file(REPLAY))
 
 
 class Client:  # the parts of a websocket client `GameLoop.handle` reads

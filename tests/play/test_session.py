@@ -8,8 +8,6 @@ from dreamland.play import facts
 from dreamland.play.state import player_col
 from dreamland.schema import stages as S
 
-from tests.conftest import REPLAYS
-
 
 def _steppers():
     """The model shipped with dreamland (None), and the physics toy, which is NOT a model and only
@@ -66,10 +64,8 @@ def test_reset_without_replay_stands_at_the_spawn_points():
     assert st.players[1].follower is not None and st.players[1].follower.character_name == "Nana"
 
 
-def test_reset_from_a_replay_frame():
-    path = REPLAYS / "Walnut356_SlippiStats__Modern_Replays_Game_20221227T193458.slp"
-    if not path.exists():
-        pytest.skip("replay corpus not available")
+def test_reset_from_a_replay_frame(replay_file):
+    path = replay_file("Walnut356_SlippiStats__Modern_Replays_Game_20221227T193458.slp")
     from dreamland.play.replay import load_replay
 
     game = load_replay(path)

@@ -1,4 +1,7 @@
-"""Ingest of the whole real test corpus (../shared/replays), checked against independent readers."""
+"""Ingest of the whole real test corpus (../shared/replays), checked against independent readers.
+
+The checks of named files run on `named_dataset`: the corpus's ingest when it is there, else the
+replays of tests/fixtures/replays (a file they lack is skipped, or replaced by its stand-in)."""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ import pyarrow.compute as pc
 import pytest
 
 from dreamland.replay.dataset import Dataset
+from tests.conftest import corpus_or_stand_ins
 
 
 def _manifest(corpus_dataset):
@@ -107,16 +111,17 @@ def test_eligibility(corpus_dataset):
     assert not four["eligible"] and "4 players" in four["ineligible_reason"]
 
 
-def test_rollback_keeps_last_version(corpus_dataset, replays_dir):
+def test_rollback_keeps_last_version(named_dataset, replay_file):
     """The finalized frame is the last row of each id: recomputed here with a plain dict."""
     from peppi_py._peppi import read_slippi
 
     name = "Walnut356_SlippiStats__Modern_Replays_Game_20221227T202334.slp"  # 3053 rollback rows
-    out, _ = corpus_dataset
+    path = replay_file(name)
+    out, _ = named_dataset
     ds = Dataset(out)
-    row = _by_file(corpus_dataset)[name]
+    row = _by_file(named_dataset)[name]
     players = ds.players(row["game_id"])
-    raw = read_slippi(str(replays_dir / name), False).frames
+    raw = read_slippi(str(path), False).frames
     ids = raw.field("id").to_pylist()
     xs = pc.struct_field(raw, ["ports", "P1", "leader", "post", "position", "x"]).to_pylist()
     last: dict[int, float] = {}
@@ -143,15 +148,15 @@ def test_followers_are_rows_of_their_own(corpus_dataset):
         assert leaders.num_rows == r["frames"] * len(r["ports"])
 
 
-def test_items_match_vladfi(corpus_dataset, replays_dir):
+def test_items_match_vladfi(named_dataset, replay_file):
     import peppi_py
 
     name = "hohav_peppi__tests_data_items.slp"
-    out, _ = corpus_dataset
-    row = _by_file(corpus_dataset)[name]
+    out, _ = named_dataset
+    row = _by_file(named_dataset)[name]
     assert row["status"] == "ok"
     items = Dataset(out).items(row["game_id"])
-    game = peppi_py.read_slippi(str(replays_dir / name), rollback_mode=peppi_py.parse.RollbackMode.LAST)
+    game = peppi_py.read_slippi(str(replay_file(name)), rollback_mode=peppi_py.parse.RollbackMode.LAST)
     ref = game.frames.items
     assert items.num_rows == len(ref.type.flatten()) > 0
     assert items["type"].to_pylist() == ref.type.flatten().to_pylist()
@@ -165,24 +170,24 @@ def test_items_match_vladfi(corpus_dataset, replays_dir):
     np.testing.assert_array_equal(items["frame"].to_numpy(), frame_ids)
 
 
-ORACLE_FILES = [
+ORACLE_FILES = corpus_or_stand_ins(
     "Gaurav-Iyer_stockfox__test.slp",  # 3.7, Peach turnips
     "PMcca_go-slippi__test_replays_metadata.slp",  # 3.13 netplay with rollback
     "Walnut356_SlippiStats__Modern_Replays_Game_20221227T212019.slp",  # Ice Climbers, rollback
     "dustinlapierre_Slippi_Parser__Game_20171221T170535.slp",  # 0.1.0
-]
+)
 
 
 @pytest.mark.parametrize("name", ORACLE_FILES)
-def test_values_match_py_slippi(corpus_dataset, replays_dir, name):
+def test_values_match_py_slippi(named_dataset, replay_file, name):
     """py-slippi is an independent pure-Python parser: positions, percent, stocks and action
     states must agree frame by frame with what we stored."""
     from slippi import Game
 
-    out, _ = corpus_dataset
-    row = _by_file(corpus_dataset)[name]
+    out, _ = named_dataset
+    row = _by_file(named_dataset)[name]
     players = Dataset(out).players(row["game_id"])
-    game = Game(str(replays_dir / name))
+    game = Game(str(replay_file(name)))
     assert len(game.frames) == row["frames"]
     for slot, port in enumerate(row["ports"]):
         mine = players.filter(pc.and_(pc.equal(players["port"], port), pc.invert(players["follower"])))
@@ -202,9 +207,9 @@ def test_values_match_py_slippi(corpus_dataset, replays_dir, name):
             assert nana["x"].to_pylist() == [None if x is None else pytest.approx(x) for x in xs]
 
 
-def test_duckdb_reads_the_dataset(corpus_dataset):
+def test_duckdb_reads_the_dataset(named_dataset):
     duckdb = pytest.importorskip("duckdb")
-    out, _ = corpus_dataset
+    out, _ = named_dataset
     ds = Dataset(out)
     con = duckdb.connect()
     n_frames = con.execute(

@@ -20,9 +20,10 @@ import pytest
 from dreamland.cli import main
 from dreamland.replay.dataset import Dataset
 from dreamland.replay.ingest import Filters, ingest
+from tests.conftest import corpus_or_stand_ins
 
 # A small mixed set: full games, rollback, Ice Climbers, 0.1.0, items, and two broken files.
-SUBSET = [
+SUBSET = corpus_or_stand_ins(
     "Gaurav-Iyer_stockfox__test.slp",
     "PMcca_go-slippi__test_replays_metadata.slp",
     "Walnut356_SlippiStats__Modern_Replays_Game_20221227T212019.slp",
@@ -30,7 +31,7 @@ SUBSET = [
     "hohav_peppi__tests_data_items.slp",
     "altf4_libmelee__test_artifacts_corrupt_game_2.slp",
     "project-slippi_slippi-js__slp_incomplete.slp",
-]
+)
 
 VOLATILE = {"source", "member", "source_key", "source_size", "batch", "ingested_at", "parse_ms"}
 
@@ -61,10 +62,10 @@ def assert_same_dataset(a: Path, b: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def subset(replays_dir, tmp_path_factory) -> Path:
+def subset(replay_file, tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("subset")
     for name in SUBSET:
-        (folder / name).symlink_to(replays_dir / name)
+        (folder / name).symlink_to(replay_file(name))
     return folder
 
 
@@ -116,13 +117,13 @@ def test_rerun_adds_nothing(subset, tmp_path):
     assert sorted(p.name for p in (out / "parts").iterdir()) == before
 
 
-def test_same_bytes_under_another_name_are_deduplicated(subset, replays_dir, tmp_path):
+def test_same_bytes_under_another_name_are_deduplicated(subset, replay_file, tmp_path):
     out = tmp_path / "ds"
     ingest([str(subset)], out, workers=1)
     copy = tmp_path / "copies"
     copy.mkdir()
-    (copy / "renamed.slp").write_bytes((replays_dir / SUBSET[0]).read_bytes())
-    (copy / "twice.slp").write_bytes((replays_dir / SUBSET[0]).read_bytes())
+    (copy / "renamed.slp").write_bytes(replay_file(SUBSET[0]).read_bytes())
+    (copy / "twice.slp").write_bytes(replay_file(SUBSET[0]).read_bytes())
     summary = ingest([str(copy)], out, workers=1)
     assert summary.statuses["duplicate"] == 2 and summary.statuses["ok"] == 0
     ok = Dataset(out).games("ok")

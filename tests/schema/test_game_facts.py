@@ -160,10 +160,9 @@ def test_character_parsing():
         C.external_character_id("Goku")
 
 
-def test_gaurav_replay_characters(corpus):
-    g = next((g for g in corpus if g.file == GAURAV), None)
-    if g is None:
-        pytest.skip(f"{GAURAV} missing")
+def test_gaurav_replay_characters(replay_file):
+    g = _read(replay_file(GAURAV))
+    assert g is not None, f"peppi-py cannot read {GAURAV}"
     assert [p.ext_character for p in g.players] == [12, 0]  # Peach, Captain Falcon
     for p in g.players:
         ch = p.leader.character[~np.isnan(p.leader.character)]
