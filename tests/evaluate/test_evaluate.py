@@ -32,12 +32,25 @@ def baseline_report(small_store, games, tmp_path_factory):
 def _check_headline_shape(h: dict) -> None:
     keys = {"pos_mae", "action_acc", "action_change_acc"}
     assert set(h) == keys | {"baselines"}
+    # every game is evaluated here, so the lookup has no training games to count: it is skipped
     assert set(h["baselines"]) == {"hold", "constant_velocity"}
     for figs in [h] + list(h["baselines"].values()):
         assert set(figs) >= keys
         for k in keys:
             assert list(figs[k]) == ["1", "5", "10", "20", "60", "300"]
             assert all(v is None or isinstance(v, float) for v in figs[k].values())
+
+
+def test_lookup_baseline_counts_only_games_it_does_not_evaluate(small_store):
+    """Evaluating one game, the lookup is counted over the other training games and reported
+    beside the other baselines; it predicts the action at least as well as holding it."""
+    others = small_store.games_in("train")
+    assert len(others) >= 2
+    m = evaluate(None, small_store, others[:1], **{**SMALL, "teacher_forced": 0, "probe": 0})
+    h = m["headline"]["baselines"]
+    assert set(h) == {"hold", "constant_velocity", "lookup"}
+    assert h["lookup"]["pos_mae"] == h["constant_velocity"]["pos_mae"]
+    assert h["lookup"]["action_acc"]["10"] >= h["hold"]["action_acc"]["10"]
 
 
 def test_baselines_end_to_end(baseline_report):

@@ -118,8 +118,8 @@ def evaluate(
     meta: dict | None = None,
     log: Log = _silent,
 ) -> dict:
-    """Evaluate `model` (a stepper, a factory of one, or None for the baselines alone) and the two
-    baselines on the same seeded starts of `games`: rollouts to max(horizons), teacher-forced
+    """Evaluate `model` (a stepper, a factory of one, or None for the baselines alone) and the
+    baselines (`evaluate.baselines`) on the same seeded starts of `games`: rollouts to max(horizons), teacher-forced
     one-step predictions at `teacher_forced` positions, plausibility, the controllability probe at
     `probe` positions (0 skips either). Writes REPORT_DIR/metrics.json
     and REPORT_DIR/report.html when `out_dir` is given; returns the metrics."""
@@ -246,7 +246,8 @@ def _name_sources(trajectories: list[dict], store: Store) -> None:
 
 def headline(metrics: dict) -> dict:
     """The `--json` object: {"pos_mae": {"1": ...}, "action_acc": {...}, "action_change_acc": {...},
-    "baselines": {"hold": {...}, "constant_velocity": {...}}}."""
+    "baselines": {"hold": {...}, "constant_velocity": {...}, "lookup": {...}}} (lookup where it
+    could be built)."""
     return metrics["headline"]
 
 
