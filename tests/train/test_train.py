@@ -11,11 +11,14 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 from safetensors.torch import load_file
 
 from dreamland.config import ConfigError
+from dreamland.data.encoding import encode, to_torch
 from dreamland.train.config import load_config
-from dreamland.train.loop import lr_factor
+from dreamland.train.loop import Trainer, lr_factor
+from dreamland.train.validation import teacher_forced
 
 TINY = ["--preset", "tiny"]
 # Every game goes to train (the fixture has five); deterministic single-threaded math so runs can
@@ -230,3 +233,25 @@ def test_the_last_step_is_validated_once(small_store, tmp_path):
     lines = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
     validated = [x["step"] for x in lines if any(k.startswith("val/") for k in x)]
     assert validated == [4, 8]
+
+
+def test_validation_runs_the_model_once_per_batch(small_store, tmp_path):
+    """Teacher-forced validation scores and decodes one forward pass of each batch, and its loss is
+    the training objective's on the same windows."""
+    cfg = load_config(["tiny"], [f"data.store={small_store.path}", "data.split_fractions=[0.6, 0.4, 0.0]",
+                                 "run.threads=1", "validation.rollout_starts=0"])
+    trainer = Trainer(cfg, tmp_path / "run")
+    try:
+        calls = []
+        hook = trainer.model.register_forward_hook(lambda *a: calls.append(1))
+        metrics = teacher_forced(trainer, batches=2)
+        hook.remove()
+        assert len(calls) == 2
+        batch = next(iter(trainer.val_sampler.batches(0)))
+        with torch.no_grad():
+            total, _ = trainer.objective(encode(to_torch(batch)))
+        first = teacher_forced(trainer, batches=1)
+        assert abs(first["val/loss"] - float(total)) < 1e-4 * max(1.0, abs(float(total)))
+        assert "val/action_acc" in metrics
+    finally:
+        trainer.close()

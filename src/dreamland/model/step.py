@@ -423,7 +423,12 @@ def loss_from_heads(
 def predict_window(model: WorldModel, inputs: Encoded, controllers: Tensor) -> Encoded:
     """Teacher-forced predictions of frames 1..T from real frames 0..T-1 (encoded, (B, T, ...)),
     decoded by the same rules as `step`."""
-    out = model(inputs, controllers)
+    return decode_window(model, inputs, model(inputs, controllers), controllers)
+
+
+def decode_window(model: WorldModel, inputs: Encoded, out: dict[str, Tensor], controllers: Tensor) -> Encoded:
+    """The frames a window's head outputs `out` decode to (what `predict_window` returns), for a
+    caller that already ran the model (validation scores and decodes one forward)."""
     return model.rules(broadcast_per_game(inputs), out, controllers)
 
 
@@ -470,6 +475,7 @@ __all__ = [
     "ModelStepper",
     "Stepper",
     "decode_state",
+    "decode_window",
     "encode_state",
     "first_frames",
     "frame_at",

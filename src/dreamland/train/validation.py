@@ -13,8 +13,8 @@ from dreamland.evaluate.errors import EvaluationError
 from dreamland.evaluate.metrics import frame_metrics
 from dreamland.evaluate.rollout import rollout
 from dreamland.evaluate.starts import choose_starts
-from dreamland.model.step import ModelStepper
-from dreamland.model.step import predict_window, prepare_window
+from dreamland.model.step import ModelStepper, decode_window, loss_from_heads, prepare_window
+
 
 @torch.no_grad()
 def teacher_forced(trainer, batches: int) -> dict[str, float]:
@@ -31,9 +31,10 @@ def teacher_forced(trainer, batches: int) -> dict[str, float]:
             break
         enc = encode(to_torch(batch, trainer.rt.device))
         with trainer.rt.autocast():
-            total, losses = trainer.objective(enc)
             inputs, controllers, targets = prepare_window(enc)
-            pred = predict_window(model, inputs, controllers)
+            out = model(inputs, controllers)  # once: scored and decoded
+            total, losses = loss_from_heads(model, out, inputs, targets, trainer.loss_config)
+            pred = decode_window(model, inputs, out, controllers)
         totals["loss"] = totals.get("loss", 0.0) + float(total)
         for k, v in losses.items():
             totals[f"loss/{k}"] = totals.get(f"loss/{k}", 0.0) + float(v)
