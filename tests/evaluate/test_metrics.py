@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from dreamland.data import layout
 from dreamland.evaluate import metrics as M
 from dreamland.evaluate.baselines import ConstantVelocityStepper, HoldStepper
-from dreamland.evaluate.rollout import Trajectory, rollout_batch
+from dreamland.evaluate.rollout import Trajectory, rollout, rollout_batch
+from dreamland.evaluate.starts import choose_starts
 from dreamland.schema.actions import Action
 from tests.evaluate.helpers import ReplayStepper, S, X, Y, blank_batch, straight_line
 
@@ -156,6 +158,10 @@ def test_plausibility_counters():
     assert p["airborne_contradicts_action"]["count"] == 1
     assert p["player_frames"] == 6 and p["outside_blast_zones"]["rollouts"] == 1.0
     assert p["nan_values"] == 3 and p["nan_frames"] == 1
+    # a game that never recorded the airborne flag (stored 0) is not checked against the action
+    unrecorded = M.plausibility(t, stage, airborne_recorded=np.array([False]))
+    assert unrecorded["airborne_contradicts_action"]["count"] == 0
+    assert unrecorded["stocks_rising"]["count"] == 1  # the other checks still count
 
 
 def test_action_breakdown_and_worst_actions():
@@ -193,3 +199,14 @@ def test_nan_predictions_are_counted_not_averaged():
     assert m["plausibility"]["nan_values"] == 3 and m["plausibility"]["nan_frames"] == 3
     assert m["plausibility"]["nan_rollouts"] == 0.5
     assert m["horizons"]["1"]["pos_mae"] is not None and np.isfinite(m["horizons"]["1"]["pos_mae"])
+
+
+def test_rollouts_know_which_games_recorded_the_airborne_flag(small_store):
+    """A rollout carries, per start, whether its game recorded the airborne flag (the store's
+    per-game flags), which the plausibility check reads."""
+    games = np.arange(len(small_store.start))
+    starts = choose_starts(small_store, games, 10, 5, 8, seed=0)
+    res = rollout(HoldStepper(), small_store, starts)
+    expected = small_store.present()[starts.game, layout.PRESENT_FIELDS.index("airborne")] > 0
+    assert res.airborne_recorded is not None and res.airborne_recorded.shape == (len(starts),)
+    assert (res.airborne_recorded == expected).all()

@@ -231,9 +231,10 @@ def _blast_zones(stage: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def plausibility(traj: Trajectory, stage: np.ndarray, nan_values: np.ndarray | None = None,
-                 nan_frames: np.ndarray | None = None) -> dict:
+                 nan_frames: np.ndarray | None = None, airborne_recorded: np.ndarray | None = None) -> dict:
     """Impossible things in frames 1..T-1 of some trajectories (counts of player-frames, and the
-    share of rollouts with at least one)."""
+    share of rollouts with at least one). The airborne flag is checked against the action only in
+    games that recorded it (`airborne_recorded`, per trajectory; None: all)."""
     t_live = traj.exists[:, 1:]
     prev = traj.exists[:, :-1] & t_live
     a = traj.action[:, 1:]
@@ -254,6 +255,8 @@ def plausibility(traj: Trajectory, stage: np.ndarray, nan_values: np.ndarray | N
     contradiction = t_live & (
         (actions.is_airborne_only(a) & (airborne == 0)) | (actions.is_grounded_only(a) & (airborne == 1))
     )
+    if airborne_recorded is not None:
+        contradiction &= np.asarray(airborne_recorded, bool)[:, None, None]
     checked = int(t_live.sum())
 
     def count(mask):
@@ -347,7 +350,7 @@ def rollout_metrics(res: RolloutResult, horizons, tolerance: int = 5) -> dict:
     return {
         "starts": int(res.pred.shape[0]),
         "horizons": per_h,
-        "plausibility": plausibility(res.pred, res.stage, res.nan_values, res.nan_frames),
+        "plausibility": plausibility(res.pred, res.stage, res.nan_values, res.nan_frames, res.airborne_recorded),
         "curves": curves(res.pred, res.real),
         "seconds": _num(res.seconds),
     }

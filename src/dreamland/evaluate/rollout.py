@@ -102,6 +102,8 @@ class RolloutResult:
     nan_values: np.ndarray  # (S,) NaN values in every predicted float field, all steps
     nan_frames: np.ndarray  # (S, H + 1) bool: the predicted frame holds a NaN
     seconds: float = 0.0
+    # (S,) bool: the start's game recorded the airborne flag (Slippi 1.7 did not; the store keeps 0)
+    airborne_recorded: np.ndarray | None = None
 
     @property
     def horizon(self) -> int:
@@ -212,8 +214,9 @@ def rollout(stepper: Stepper, store: Store, starts: Starts, *, batch_size: int =
         nan_values[idx], nan_frames[idx] = nv, nf
         if progress:
             progress(len(idx))
+    recorded = store.present()[starts.game, layout.PRESENT_FIELDS.index("airborne")] > 0
     return RolloutResult(pred, real, stage, chars, starts.game.copy(), starts.offset.copy(), nan_values,
-                         nan_frames, time.perf_counter() - t0)
+                         nan_frames, time.perf_counter() - t0, recorded)
 
 
 def rollout_batch(stepper: Stepper, batch: dict[str, np.ndarray], context: int, horizon: int,

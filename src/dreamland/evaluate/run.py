@@ -140,7 +140,8 @@ def evaluate(
         rollouts[name] = _measure(name, stepper, store, roll_starts, tf_pos, probe_pos, result, horizons=horizons,
                                   tolerance=tolerance, batch_size=batch_size, device=device, seed=seed, log=log)
     first = rollouts[main]
-    result["real"] = {"plausibility": M.plausibility(first.real, first.stage)}
+    real = M.plausibility(first.real, first.stage, airborne_recorded=first.airborne_recorded)
+    result["real"] = {"plausibility": real}
 
     metrics = {
         "format": FORMAT,
