@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dreamland.data.physics import count_physics
+import pytest
+
+from dreamland.data.physics import count_physics, main
 from dreamland.schema.characters import NANA_INTERNAL, POPO_INTERNAL
 from dreamland.schema.physics import PHYSICS, physics
 
@@ -25,3 +27,9 @@ def test_table_agrees_with_the_published_attributes():
         assert (PHYSICS[ch].gravity, PHYSICS[ch].terminal) == (gravity, terminal)
     assert physics(NANA_INTERNAL) == physics(POPO_INTERNAL)
     assert physics(27) is None  # Master Hand: no rule, the velocities keep
+
+
+def test_counting_a_missing_store_is_one_line(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main([str(tmp_path / "nowhere")])
+    assert "no such store" in str(exc.value.code) and "\n" not in str(exc.value.code)

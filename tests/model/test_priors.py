@@ -166,6 +166,14 @@ def test_velocities_follow_each_characters_physics_in_real_games(small_store):
         assert changed_hits[name] / changed[name] > 0.6, name
 
 
+def test_velocity_rules_need_the_rule_priors():
+    from dreamland.config import ConfigError
+    from dreamland.model.config import preset
+
+    with pytest.raises(ConfigError, match="velocity_rules needs rule_priors"):
+        preset("tiny", velocity_rules=True)
+
+
 @pytest.mark.parametrize("velocity_rules", [False, True])
 def test_targets_around_the_rules_decode_back_to_the_real_frame(real_window, velocity_rules):
     """Heads that state the targets computed around the rules decode, through the one rules layer,

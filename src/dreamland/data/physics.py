@@ -19,7 +19,7 @@ from collections import defaultdict
 import numpy as np
 
 from dreamland.data import layout
-from dreamland.data.store import Store
+from dreamland.data.store import Store, StoreError
 from dreamland.schema.physics import Physics
 
 # fewer frame pairs than this and a character's mode is not trusted
@@ -76,7 +76,11 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description="Print the per-character physics constants counted from a store.")
     ap.add_argument("store", help="a packed store (dreamland pack)")
     args = ap.parse_args(argv)
-    for ch, p in count_physics(Store(args.store)).items():
+    try:
+        store = Store(args.store)
+    except StoreError as exc:
+        raise SystemExit(f"dreamland.data.physics: error: {exc}") from None
+    for ch, p in count_physics(store).items():
         print(f"    {ch}: Physics({p.gravity!r}, {p.terminal!r}, {p.ground_friction!r}, {p.air_friction!r}),")
 
 

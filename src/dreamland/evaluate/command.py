@@ -42,13 +42,13 @@ def add_eval_parser(sub) -> argparse.ArgumentParser:
         "eval",
         help="evaluate a world model against the real game (rollouts, baselines, probe) and write a report",
         description="Evaluate a world model on replays it never saw: teacher-forced and rollout figures at "
-        "several horizons, plausibility, the controllability probe, beside the 'hold' and 'constant "
-        "velocity' baselines on the same starts. Writes REPORT_DIR/metrics.json and report.html "
+        "several horizons, plausibility, the controllability probe, beside the 'hold', 'constant "
+        "velocity' and 'lookup' (actions counted over the store's training games) baselines on the same starts. Writes REPORT_DIR/metrics.json and report.html "
         "(see docs/evaluation.md). Example: dreamland eval runs/small/last --store data/melee-store "
         "--split test --out reports/small",
     )
     p.add_argument("checkpoint", metavar="CHECKPOINT", nargs="?", default=None,
-                   help="a checkpoint file or folder, or a baseline name: hold, constant-velocity "
+                   help="a checkpoint file or folder, or a baseline name: hold, constant-velocity, lookup "
                    "(default: the model shipped with dreamland)")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--replays", nargs="+", metavar="PATH",
