@@ -60,3 +60,20 @@ def make_tiny(seed: int = 0, **overrides) -> WorldModel:
 @pytest.fixture()
 def tiny_model() -> WorldModel:
     return make_tiny()
+
+
+@pytest.fixture(scope="session")
+def action_table(small_store):
+    """The action table counted over the five test games, in a model's action vocabulary."""
+    from dreamland.data.action_table import ActionTable
+    from dreamland.schema.actions import UNKNOWN_ACTION
+
+    return ActionTable.count(small_store, np.arange(len(small_store.start)), top=UNKNOWN_ACTION)
+
+
+def make_tiny_lookup(table, seed: int = 0, **overrides) -> WorldModel:
+    """`make_tiny` with the action table as the start of the action head, filled from `table`."""
+    model = make_tiny(seed, action_lookup=True, lookup_keys=len(table.keys),
+                      lookup_back_keys=len(table.back_keys), **overrides)
+    model.lookup.fill(table)
+    return model

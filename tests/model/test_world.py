@@ -22,7 +22,7 @@ from dreamland.model.step import (
 )
 from dreamland.model.world import WorldModel, count_parameters
 
-from .conftest import make_tiny
+from .conftest import make_tiny, make_tiny_lookup
 
 TOL = 1e-4  # float32: max |a - b| / max |b|
 
@@ -52,11 +52,18 @@ def test_window_forward_equals_frame_by_frame_step(real_window):
 
 
 @pytest.mark.parametrize("structure", [{}, {"rule_priors": True, "absent_inputs": True},
-                                       {"rule_priors": True, "velocity_rules": True}], ids=["plain", "priors", "physics"])
-def test_step_function_matches_teacher_forced_window(real_window, structure):
+                                       {"rule_priors": True, "velocity_rules": True},
+                                       {"rule_priors": True, "action_lookup": True}],
+                         ids=["plain", "priors", "physics", "lookup"])
+def test_step_function_matches_teacher_forced_window(real_window, structure, action_table):
     """The store-valued `step` on real frames gives the frames `predict_window` decodes from the
-    window forward: one decoding, two paths (with and without the game's rules as priors)."""
-    model = make_tiny(1, **structure)
+    window forward: one decoding, two paths (with and without the game's rules as priors, with
+    the action table's bonus)."""
+    structure = dict(structure)
+    if structure.pop("action_lookup", False):
+        model = make_tiny_lookup(action_table, 1, **structure)
+    else:
+        model = make_tiny(1, **structure)
     enc = encode(real_window)
     inputs, controllers, _ = prepare_window(enc)
     with torch.no_grad():

@@ -16,7 +16,7 @@ from safetensors.torch import load_file
 
 from dreamland.config import ConfigError
 from dreamland.data.encoding import encode, to_torch
-from dreamland.train.config import load_config
+from dreamland.train.config import load_config, load_run_config
 from dreamland.train.loop import Trainer, lr_factor
 from dreamland.train.validation import teacher_forced
 
@@ -255,3 +255,27 @@ def test_validation_runs_the_model_once_per_batch(small_store, tmp_path):
         assert "val/action_acc" in metrics
     finally:
         trainer.close()
+
+
+def test_action_lookup_counts_the_table_and_keeps_it_through_init_from_and_resume(small_store, tmp_path):
+    """The run counts the action table over its training games into the weights and its config;
+    a run started from those weights takes the table with them; a resumed run reads its config."""
+    from dreamland.data.action_table import ActionTable
+    from dreamland.schema.actions import UNKNOWN_ACTION
+
+    over = [f"data.store={small_store.path}", "run.max_steps=2", "model.action_lookup=true", *COMMON]
+    first = Trainer(load_config(["tiny"], over), tmp_path / "first")
+    first.fit(progress=False)
+    table = ActionTable.count(small_store, first.train_games, top=UNKNOWN_ACTION)
+    saved = weights(tmp_path / "first")
+    assert torch.equal(saved["lookup.keys"], table.keys) and torch.equal(saved["lookup.actions"].long(), table.actions)
+    model_cfg = load_run_config(tmp_path / "first", []).model
+    assert (model_cfg.lookup_keys, model_cfg.lookup_back_keys) == (len(table.keys), len(table.back_keys))
+    start = tmp_path / "first" / "checkpoints" / (tmp_path / "first" / "checkpoints" / "latest").read_text().strip()
+    second = Trainer(load_config(["tiny"], [*over, f"run.init_from={start}", "optim.lr=0"]), tmp_path / "second")
+    second.fit(progress=False)
+    assert torch.equal(weights(tmp_path / "second")["lookup.keys"], table.keys)
+    assert same_weights(saved, weights(tmp_path / "second"))
+    proc = cli("train", "--run-dir", str(tmp_path / "first"), "--resume", "--max-steps", "3", "-q")
+    assert proc.returncode == 0, proc.stderr
+    assert torch.equal(weights(tmp_path / "first")["lookup.keys"], table.keys)

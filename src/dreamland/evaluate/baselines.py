@@ -5,7 +5,7 @@
   that character's or item's last observed per-frame displacement (the last two seed frames);
   everything else is held. An item that did not exist in both of those frames does not move.
 - `LookupStepper`: constant velocity, with each player's next action looked up in a table counted
-  over the store's training games (`evaluate.action_table`): how much of the action counting alone
+  over the store's training games (`data.action_table`): how much of the action counting alone
   gets. Against constant velocity it differs only in the action (and state_age, which follows it).
 
 A model that does not beat them at every horizon is not learning the game (SPEC section 5). Each is
@@ -21,7 +21,7 @@ import numpy as np
 
 from dreamland.data import layout
 from dreamland.data.store import Store
-from dreamland.evaluate.action_table import ActionTable, input_class, run_age
+from dreamland.data.action_table import ActionTable, input_class, run_age
 from dreamland.evaluate.stepper import FRAME_KEYS, Frame
 
 _X = layout.PLAYER_GROUPS[0].index("x")

@@ -74,6 +74,12 @@ class ModelConfig:
     # With `rule_priors`, the velocities' KEEP follows the game's physics too (gravity, friction,
     # knockback decay, per character: schema/physics.py).
     velocity_rules: bool = False
+    # Start the leaders' action logits from the action table counted over the training games
+    # (model/lookup.py): the heads learn the correction. The table's sizes are set by training
+    # when it counts it (0 until then: a model built without a table looks nothing up).
+    action_lookup: bool = False
+    lookup_keys: int = 0
+    lookup_back_keys: int = 0
     # The loss's weight of frames where a value changes (`loss_event_weight`, set by training).
     # A weighted cross-entropy multiplies each change's odds by it; decoding divides them back
     # out, so that a change is predicted only when it is likelier than keeping the value.
@@ -103,6 +109,12 @@ class ModelConfig:
             )
         if ((self.expand * self.d_model) // self.headdim) % self.ngroups:
             raise ConfigError("model config: the number of heads must be a multiple of ngroups")
+        for name in ("lookup_keys", "lookup_back_keys"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+                raise ConfigError(f"model config: {name} must be an integer >= 0, got {v!r}")
+            if v and not self.action_lookup:
+                raise ConfigError(f"model config: {name} is the size of the action table: it needs action_lookup")
         if self.velocity_rules and not self.rule_priors:
             raise ConfigError("model config: velocity_rules needs rule_priors (the velocities' rules are priors)")
         if not 0.0 <= float(self.dropout) < 1.0:

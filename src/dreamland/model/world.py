@@ -28,6 +28,7 @@ from dreamland.data.layout import PRESENT_FIELDS
 from dreamland.data.items import MAX_ITEM_SLOTS
 from dreamland.model.config import ModelConfig
 from dreamland.model.heads import Part, parts
+from dreamland.model.lookup import ActionLookup
 from dreamland.model.mamba2 import Mamba2, Mamba2Config
 from dreamland.model.rules import Rules
 
@@ -173,6 +174,7 @@ class WorldModel(nn.Module):
                                   self.char_part.n_out)
         self.item_head = SlotHead(c.d_model, c.d_item, self.item_slots, c.d_head_item, c.head_layers,
                                   self.item_part.n_out)
+        self.lookup = ActionLookup(self.char_part, c.lookup_keys, c.lookup_back_keys) if c.action_lookup else None
         self.rules = Rules(config, spec)
 
     # ------------------------------------------------------------------ pieces
@@ -197,8 +199,12 @@ class WorldModel(nn.Module):
             return torch.zeros(*lead, self.n_absent, dtype=like.dtype, device=like.device)
         return (1 - present.to(like.dtype)).expand(*lead, self.n_absent)
 
-    def heads(self, h: Tensor, char: Tensor, item: Tensor) -> dict[str, Tensor]:
-        return {"char": self.char_head(h, char), "item": self.item_head(h, item)}
+    def heads(self, h: Tensor, char: Tensor, item: Tensor, enc: dict[str, Tensor], controllers: Tensor) -> dict[str, Tensor]:
+        """The heads' outputs for the next frame (the action table's bonus added, with a lookup)."""
+        out = self.char_head(h, char)
+        if self.lookup is not None:
+            out = out + self.lookup(enc, controllers, out)
+        return {"char": out, "item": self.item_head(h, item)}
 
     # ------------------------------------------------------------------ window / step
 
@@ -223,7 +229,7 @@ class WorldModel(nn.Module):
                 new_state += [conv, ssm]
             else:
                 x = layer(x, s)
-        out = self.heads(self.norm_f(x), char, item)
+        out = self.heads(self.norm_f(x), char, item, enc, controllers)
         return (out, tuple(new_state)) if return_state else out
 
     def step(self, state: ModelState, enc: dict[str, Tensor], controllers: Tensor):
@@ -234,7 +240,7 @@ class WorldModel(nn.Module):
         for i, layer in enumerate(self.layers):
             x, (conv, ssm) = layer.step(x, (state[2 * i], state[2 * i + 1]))
             new_state += [conv, ssm]
-        return self.heads(self.norm_f(x), char, item), tuple(new_state)
+        return self.heads(self.norm_f(x), char, item, enc, controllers), tuple(new_state)
 
     def allocate_state(self, batch: int, device=None, dtype: torch.dtype = torch.float32) -> ModelState:
         """Zero state ("no history") for `batch` streams: contiguous float32 tensors by default
@@ -263,7 +269,7 @@ class WorldModel(nn.Module):
         dt = getattr(torch, dtype) if isinstance(dtype, str) else dtype
         model = copy.deepcopy(self).eval()
         for name, child in model.named_children():
-            if name != "rules":
+            if name not in ("rules", "lookup"):
                 child.to(dt)
         for layer in model.layers:
             layer.mixer.D.data = layer.mixer.D.data.float()

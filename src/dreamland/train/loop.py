@@ -8,6 +8,7 @@ same step, optimizer, scheduler, random streams and position in the data.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -21,13 +22,15 @@ import yaml
 
 from dreamland import __version__
 from dreamland.config import ConfigError, to_dict
+from dreamland.data.action_table import ActionTable
 from dreamland.data.encoding import encode, to_torch
 from dreamland.data.store import SplitSpec, Store, StoreError
 from dreamland.data.windows import Augment, WindowSampler
-from dreamland.model.checkpoint import CheckpointError, load, save
+from dreamland.model.checkpoint import CheckpointError, load, read_config, save
 from dreamland.model.heads import LossConfig
 from dreamland.model.world import WorldModel, count_parameters
 from dreamland.schema import fingerprint
+from dreamland.schema.actions import UNKNOWN_ACTION
 from dreamland.train.checkpoints import CheckpointManager, read_trainer
 from dreamland.train.config import TrainConfig
 from dreamland.train.logger import Logger
@@ -54,7 +57,7 @@ def lr_factor(step: int, cfg) -> float:
 def _optimizer(model: torch.nn.Module, cfg) -> torch.optim.Optimizer:
     decay, no_decay = [], []
     for name, p in model.named_parameters():
-        (decay if p.dim() >= 2 and "emb" not in name else no_decay).append(p)
+        (decay if p.dim() >= 2 and "emb" not in name and not name.startswith("lookup.") else no_decay).append(p)
     groups = [{"params": decay, "weight_decay": cfg.optim.weight_decay},
               {"params": no_decay, "weight_decay": 0.0}]
     fused = {"fused": True} if next(model.parameters()).is_cuda else {}
@@ -108,7 +111,11 @@ class Trainer:
             except StoreError:
                 self.val_sampler = None
         torch.manual_seed(cfg.run.seed)
+        table = self._action_table() if not resume else None
+        cfg = self.cfg
         self.model = WorldModel(cfg.model).to(self.rt.device)
+        if table is not None:
+            self.model.lookup.fill(table)
         if cfg.run.init_from and not resume:
             self._init_weights(cfg.run.init_from)
         self.loss_config = LossConfig(weights=cfg.loss_weights, event_weight=cfg.loss_event_weight)
@@ -135,6 +142,28 @@ class Trainer:
         self.logger = Logger(self.run_dir, tensorboard=cfg.log.tensorboard, wandb=cfg.log.wandb,
                              project=cfg.log.wandb_project, config=to_dict(cfg),
                              enabled=self.rt.is_main, resume_step=self.step if resume else None)
+
+    def _action_table(self) -> ActionTable | None:
+        """With `model.action_lookup` and no table yet, the sizes of the table go into the run's
+        model config: those of `run.init_from`'s table (its weights hold the table), else of the
+        table counted here over the training games, which is returned to be copied in."""
+        m = self.cfg.model
+        if not m.action_lookup or m.lookup_keys or m.lookup_back_keys:
+            return None
+        table = None
+        if self.cfg.run.init_from:
+            try:
+                theirs = read_config(self.cfg.run.init_from)["model"]
+            except CheckpointError as exc:
+                raise TrainError(f"run.init_from: {exc}") from None
+            sizes = {k: theirs.get(k, 0) for k in ("lookup_keys", "lookup_back_keys")}
+        else:
+            if self.rt.is_main:
+                print(f"counting the action table over {len(self.train_games)} training games", file=sys.stderr)
+            table = ActionTable.count(self.store, self.train_games, top=UNKNOWN_ACTION)
+            sizes = {"lookup_keys": len(table.keys), "lookup_back_keys": len(table.back_keys)}
+        self.cfg = dataclasses.replace(self.cfg, model=m.replace(**sizes))
+        return table
 
     # ------------------------------------------------------------------ run directory
 

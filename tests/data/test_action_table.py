@@ -8,7 +8,7 @@ import torch
 from dreamland.data import layout
 from dreamland.data.encoding import encode_controller, to_torch
 from dreamland.data.windows import Gather
-from dreamland.evaluate.action_table import ActionTable, input_class, run_age
+from dreamland.data.action_table import ActionTable, input_class, run_age
 from dreamland.evaluate.baselines import ConstantVelocityStepper, LookupStepper
 from dreamland.evaluate.stepper import frame_at
 from dreamland.schema.controller import BUTTON_BITS

@@ -6,7 +6,7 @@ most often comes next. The input is a coarse class of the controller of the fram
 (`input_class`: the main stick's direction among 9, and whether A, B, a jump button, a shield, Z or
 the C-stick is pressed). Where a key was never counted the table backs off to (character, action,
 age) without the input, then holds the action. The lookup baseline (`evaluate.baselines`) steps
-with it.
+with it, and a model with `action_lookup` starts its action head from it (model/lookup.py).
 """
 
 from __future__ import annotations
@@ -43,7 +43,9 @@ def input_class(controller: torch.Tensor) -> torch.Tensor:
     return direction * 64 + flags
 
 
-def _key(char, action, age, cls=None):
+def key(char: torch.Tensor, action: torch.Tensor, age: torch.Tensor, cls: torch.Tensor | None = None) -> torch.Tensor:
+    """The table key of (character, action, run age, input class), int64; without the input class
+    the back-off key."""
     base = (char * N_ACTION + action) * (MAX_AGE + 1) + age.clamp(max=MAX_AGE)
     return base if cls is None else base * N_INPUT + cls
 
@@ -57,8 +59,9 @@ def run_age(action: np.ndarray) -> np.ndarray:
     return (t - np.maximum.accumulate(np.where(start, t, 0), axis=0)).reshape(action.shape)
 
 
-def _most_common(keys: np.ndarray, nxt: np.ndarray, min_count: int) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted unique keys and the most common next action of each (keys seen < min_count dropped)."""
+def _most_common(keys: np.ndarray, nxt: np.ndarray, min_count: int) -> tuple[np.ndarray, ...]:
+    """Sorted unique keys, the most common next action of each and the share of the key's
+    transitions it takes (keys seen fewer than `min_count` times dropped)."""
     pairs, counts = np.unique(keys * N_ACTION + nxt, return_counts=True)
     k, a = pairs // N_ACTION, pairs % N_ACTION
     order = np.lexsort((-counts, k))  # per key, the most counted pair first
@@ -67,53 +70,67 @@ def _most_common(keys: np.ndarray, nxt: np.ndarray, min_count: int) -> tuple[np.
     first[1:] = k[1:] != k[:-1]
     total = np.add.reduceat(counts, np.flatnonzero(first))
     keep = total >= min_count
-    return k[first][keep], a[first][keep]
+    return k[first][keep], a[first][keep], (counts[first] / total)[keep].astype(np.float32)
 
 
-def _transitions(store: Store, g: int) -> tuple[np.ndarray, np.ndarray]:
-    """One game's (key, next action) pairs of both players, flat."""
+def _transitions(store: Store, g: int, top: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """One game's (key, next action) pairs of both players, flat (action ids above `top` as `top`)."""
     a, b = int(store.start[g]), int(store.start[g] + store.length[g])
     action = torch.from_numpy(np.asarray(store["player_wide"][a:b, :, _ACTION]).astype(np.int64))
+    if top is not None:
+        action = action.clamp(0, top)
     char = torch.from_numpy(np.asarray(store["player_small"][a:b, :, _CHAR]).astype(np.int64))
     sticks = torch.from_numpy(np.asarray(store["controller_sticks"][a:b]).astype(np.float32))
     buttons = torch.from_numpy(np.asarray(store["controller_buttons"][a:b, :, 0]).astype(np.int64))
     inp = input_class(encode_controller(sticks, buttons))
     age = torch.from_numpy(run_age(action.numpy()))
-    key = _key(char[:-1], action[:-1], age[:-1], inp[1:])
-    return key.numpy().ravel(), action[1:].numpy().ravel()
+    k = key(char[:-1], action[:-1], age[:-1], inp[1:])
+    return k.numpy().ravel(), action[1:].numpy().ravel()
 
 
 @dataclass
 class ActionTable:
-    """Sorted keys -> next action, with and without the input class."""
+    """Sorted keys -> next action and its share of the key's transitions, with the input class
+    (`keys`...) and without it (`back_keys`...)."""
 
     keys: torch.Tensor
     actions: torch.Tensor
+    shares: torch.Tensor
     back_keys: torch.Tensor
     back_actions: torch.Tensor
+    back_shares: torch.Tensor
 
     @classmethod
-    def count(cls, store: Store, games: np.ndarray, min_count: int = 2) -> "ActionTable":
-        """Count over `games` of `store` (indices, e.g. `store.games_in("train")`)."""
+    def count(cls, store: Store, games: np.ndarray, min_count: int = 2, top: int | None = None) -> "ActionTable":
+        """Count over `games` of `store` (indices, e.g. `store.games_in("train")`). With `top`,
+        action ids above it count as `top` (a model's vocabulary: data.encoding)."""
+        if not len(games):
+            raise ValueError("an action table needs at least one game to count")
         keys, nxt = [], []
         for g in games:
-            k, n = _transitions(store, int(g))
+            k, n = _transitions(store, int(g), top)
             keys.append(k)
             nxt.append(n)
         keys, nxt = np.concatenate(keys), np.concatenate(nxt)
-        k, v = _most_common(keys, nxt, min_count)
-        bk, bv = _most_common(keys // N_INPUT, nxt, min_count)
         t = torch.from_numpy
-        return cls(t(k), t(v), t(bk), t(bv))
-
-    def _find(self, keys: torch.Tensor, table: torch.Tensor, values: torch.Tensor, fallback: torch.Tensor):
-        i = torch.searchsorted(table, keys).clamp(max=len(table) - 1)
-        return torch.where(table[i] == keys, values[i], fallback)
+        exact = [t(x) for x in _most_common(keys, nxt, min_count)]
+        back = [t(x) for x in _most_common(keys // N_INPUT, nxt, min_count)]
+        return cls(*exact, *back)
 
     def next_action(self, char, action, age, cls) -> torch.Tensor:
         """The most common next action (int64, same shape), or `action` where nothing was counted."""
-        back = self._find(_key(char, action, age), self.back_keys, self.back_actions, action)
-        return self._find(_key(char, action, age, cls), self.keys, self.actions, back)
+        found, i = lookup(self.back_keys, key(char, action, age))
+        back = torch.where(found, self.back_actions[i], action)
+        found, i = lookup(self.keys, key(char, action, age, cls))
+        return torch.where(found, self.actions[i], back)
 
 
-__all__ = ["ActionTable", "input_class", "run_age"]
+def lookup(table: torch.Tensor, keys: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Where each key sits in the sorted `table`: (found, index), the index valid where found."""
+    if not len(table):
+        return torch.zeros_like(keys, dtype=torch.bool), torch.zeros_like(keys)
+    i = torch.searchsorted(table, keys).clamp(max=len(table) - 1)
+    return table[i] == keys, i
+
+
+__all__ = ["ActionTable", "MAX_AGE", "input_class", "key", "lookup", "run_age"]
