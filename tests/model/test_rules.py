@@ -7,6 +7,7 @@ are known) and run the real `step`.
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -14,7 +15,7 @@ from dreamland.data import layout
 from dreamland.data.encoding import encode_controller
 from dreamland.model.bench import synthetic_frame
 from dreamland.model.heads import DELTA, KEEP, SET, ZERO, split
-from dreamland.model.rules import TOP_SLACK
+from dreamland.model.rules import FLOOR_DIP, FLOOR_SPAN, TOP_SLACK
 from dreamland.model.step import encode_state, frame_at, step
 from dreamland.schema import Role
 from dreamland.schema import actions as A
@@ -98,7 +99,7 @@ def run_forced(model, frame, edit) -> dict:
     enc = encode_state(frame)
     forced = Forced(model, enc)
     edit(forced)
-    model.heads = lambda h, ch, it: forced.out  # instance attribute: the step calls this
+    model.heads = lambda *inputs: forced.out  # instance attribute: the step calls this
     try:
         ctrl = torch.full((enc["stage"].shape[0], 2, 17), 0.5)
         with torch.no_grad():
@@ -271,6 +272,51 @@ def test_positions_stay_in_blast_zones_unless_dying():
     assert get(n, R("x")) == pytest.approx(300.0)  # a stock being lost: no clamp
     n = run_forced(model, base(stage=0), lambda F: F.real("x", SET, 300.0))
     assert get(n, R("x")) == pytest.approx(300.0)  # no geometry for this stage: no clamp
+
+
+def test_a_living_character_does_not_fall_through_the_main_floor():
+    model = make_tiny()
+    g = geometry(FINAL_DESTINATION)
+    inside, outside = 0.8 * FLOOR_SPAN * g.ground_x, 1.05 * g.ground_x
+
+    def y_after(x, y_now, y_next, action=FALLING, stage=FINAL_DESTINATION):
+        f = base(stage=stage)
+        f["player_real"][..., col("real", "x")] = x
+        f["player_real"][..., col("real", "y")] = y_now
+        n = run_forced(model, f, lambda F: F.real("x", KEEP).real("y", SET, y_next).cat("action", action))
+        return get(n, R("y"))
+
+    assert y_after(inside, 0.0, -FLOOR_DIP - 5) == pytest.approx(0.0, abs=1e-3)  # a landing
+    assert y_after(-inside, 3.0, -FLOOR_DIP - 5) == pytest.approx(0.0, abs=1e-3)
+    assert y_after(inside, 0.0, -FLOOR_DIP + 2) == pytest.approx(-FLOOR_DIP + 2)  # a landing's dip
+    assert y_after(outside, 0.0, -FLOOR_DIP - 5) == pytest.approx(-FLOOR_DIP - 5)  # off the edge
+    assert y_after(inside, -30.0, -35.0) == pytest.approx(-35.0)  # already below the stage
+    assert y_after(inside, 0.0, -FLOOR_DIP - 5, action=DEAD_DOWN) == pytest.approx(-FLOOR_DIP - 5)
+    assert y_after(inside, 0.0, -FLOOR_DIP - 5, stage=0) == pytest.approx(-FLOOR_DIP - 5)  # no geometry
+
+
+def test_real_games_keep_the_floor_rule(small_store):
+    """Every real frame-to-frame transition of the test games already obeys the floor rule (the
+    rule changes none, or a handful), while the games do dip below the floor."""
+    from dreamland.data.encoding import encode, to_torch
+    from dreamland.data.windows import Gather
+    from dreamland.model.step import prepare_window
+
+    rules = make_tiny().rules
+    changed = total = dipped = 0
+    for game in range(len(small_store.start)):
+        n = int(small_store.length[game])
+        enc = encode(to_torch(Gather(small_store, n)(np.array([int(small_store.start[game])]), np.array([game]))))
+        cur, _, nxt = prepare_window(enc)
+        x, y = nxt["char_real"][..., rules.c_x], nxt["char_real"][..., rules.c_y]
+        act = nxt["char_cat"][..., rules.c_action]
+        alive = ~rules.is_dead[act] & ~rules.is_held[act] & (nxt["char_exists"] > 0.5)
+        ruled = rules._floor(x, y, cur, alive)
+        changed += int((ruled != y).sum())
+        total += int(alive.sum())
+        dipped += int((alive & (y * rules.scale_y < -0.5) & (x.abs() <= rules.floor_span[cur["stage"]].unsqueeze(-1))).sum())
+    print(f"floor rule: {changed} of {total} real transitions changed; {dipped} frames below the floor over it")
+    assert dipped > 0 and changed <= 1e-4 * total
 
 
 def test_action_decides_airborne():

@@ -32,7 +32,12 @@ What decides each field of the next frame:
      decrease in the replays);
   4. character positions stay inside the stage's blast zones (left, right, bottom; top + 30 units,
      because the game KOs off the top only characters in a damage state and others float up to
-     ~21 units above it) unless the next action is a death;
+     ~21 units above it) unless the next action is a death; a living, free (not grabbed,
+     thrown or captured: the game places those, a thrown one may be in the floor) character over the main
+     floor of a legal stage (within `FLOOR_SPAN` of its half width: the edges are ledges) does not
+     pass from above the floor to more than `FLOOR_DIP` below it (the floor is solid; real
+     landings dip a few units for a frame or two, then stand on it): such a fall is a landing,
+     and y is the floor's;
   5. schema bounds (percent 0..999, shield 0..60, hitlag >= 0, state_age >= -1) and integer
      storage types (combo_count, item damage: rounded, within the type's range);
   6. slots whose `exists` flag is off are all zeros (as the store keeps them).
@@ -59,6 +64,9 @@ from dreamland.schema.stages import LEGAL_STAGES_EXTERNAL, geometry
 N_SLOTS = {"char": 4}  # leader 0, leader 1, follower 0, follower 1 (data.encoding)
 TOP_SLACK = 30.0  # game units a character may be above the top blast zone without a KO
 NO_BOUND = 1e4  # game units: no geometry known for the stage
+FLOOR_DIP = 10.0  # game units below the main floor a living character above it never reaches
+FLOOR_SPAN = 0.9  # share of the main floor's half width over which the floor rule holds
+FLOOR_TOP = 1e-4  # y of a character standing on the middle of a legal stage's main floor
 
 
 def _state_age(cur_age: Tensor, scale: float, same_action: Tensor) -> Tensor:
@@ -164,7 +172,7 @@ class Rules(nn.Module):
         self.scale_age = c.real[self.c_age].scale
         vocab = int(c.cat[self.c_action].vocab)
         ids = np.arange(vocab)
-        for name, fn in (("dead", A.is_dead), ("respawn", A.is_respawning),
+        for name, fn in (("dead", A.is_dead), ("respawn", A.is_respawning), ("held", A.is_held),
                          ("air_only", A.is_airborne_only), ("ground_only", A.is_grounded_only)):
             self.register_buffer(f"is_{name}", torch.from_numpy(np.asarray(fn(ids), bool)), persistent=False)
         blast = torch.tensor([[-NO_BOUND, NO_BOUND, -NO_BOUND, NO_BOUND]] * spec.stage_vocab)
@@ -173,6 +181,18 @@ class Rules(nn.Module):
                 g = geometry(sid)
                 blast[sid] = torch.tensor([g.blast_left, g.blast_right, g.blast_bottom, g.blast_top + TOP_SLACK])
         self.register_buffer("blast", blast, persistent=False)  # game units: left, right, bottom, top
+        span = torch.full((spec.stage_vocab,), -1.0)  # no floor rule: |x| is never below -1
+        for sid in LEGAL_STAGES_EXTERNAL:
+            if sid < spec.stage_vocab:
+                span[sid] = FLOOR_SPAN * geometry(sid).ground_x
+        self.register_buffer("floor_span", span / self.scale_x, persistent=False)  # encoded x
+
+    def _floor(self, x: Tensor, y: Tensor, cur: dict[str, Tensor], alive: Tensor) -> Tensor:
+        """y held on the main floor where a living character would fall through it (encoded)."""
+        lowest = -FLOOR_DIP / self.scale_y
+        over = x.abs() <= self.floor_span[cur["stage"]].unsqueeze(-1)
+        through = alive & over & (cur["char_real"][..., self.c_y] >= lowest) & (y < lowest)
+        return torch.where(through, torch.full_like(y, FLOOR_TOP / self.scale_y), y)
 
     # ------------------------------------------------------------------ per part
 
@@ -291,6 +311,7 @@ class Rules(nn.Module):
         x, y = cols[self.c_x], cols[self.c_y]
         cols[self.c_x] = torch.where(dead, x, torch.clamp(x, zone[..., 0] / self.scale_x, zone[..., 1] / self.scale_x))
         cols[self.c_y] = torch.where(dead, y, torch.clamp(y, zone[..., 2] / self.scale_y, zone[..., 3] / self.scale_y))
+        cols[self.c_y] = self._floor(cols[self.c_x], cols[self.c_y], cur, ~dead & ~self.is_held[act_n])
         age_c = cur["char_real"][..., self.c_age]
         cols[self.c_age] = _state_age(age_c, self.scale_age, (act_n == act_c) & (cur["char_exists"] > 0.5))
         ch["real"] = torch.stack(cols, -1)
@@ -313,4 +334,4 @@ class Rules(nn.Module):
         return nxt
 
 
-__all__ = ["RULES", "Rules", "TOP_SLACK", "age_rule_window"]
+__all__ = ["FLOOR_DIP", "FLOOR_SPAN", "RULES", "Rules", "TOP_SLACK", "age_rule_window"]

@@ -343,6 +343,15 @@ RESPAWN_STATES = _ids(0x0C, 0x0D)  # ON_HALO_DESCENT, ON_HALO_WAIT (REBIRTH, REB
 SHIELD_STATES = _ids((0xB2, 0xB6))  # SHIELD_START .. SHIELD_REFLECT (GUARD_ON .. GUARD_REFLECT)
 ENTRY_STATES = _ids((0x142, 0x144))  # ENTRY, ENTRY_START, ENTRY_END (start of the game)
 LEDGE_STATES = _ids((0xFC, 0x107))  # EDGE_CATCHING .. EDGE_JUMP_2_QUICK (CLIFF_*)
+# Held by another character or the stage (grabbed, pummeled, thrown, captured, swallowed, buried,
+# in a barrel): the game places the character, e.g. at the thrower's hand, which may be in the floor.
+HELD_STATES = _ids(
+    (0xE0, 0xE8),  # grabbed, pummeled, grab escapes
+    (0xEF, 0xF3),  # thrown
+    (0x10F, 0x128),  # thrown or captured by Falcon, Yoshi, Bowser, Kirby; barrel; buried
+    (0x12D, 0x130),  # captured and thrown by Mewtwo
+    (0x147, 0x154),  # hands, Yoshi's egg, Like Like, barrel cannon
+)
 
 AIRBORNE_ONLY_STATES = _ids(
     (0x19, 0x25),  # jumps (JUMP_F/B, JUMP_AERIAL_F/B), falls, special falls
@@ -408,6 +417,7 @@ _TABLES = {
     "shield": _bool_table(SHIELD_STATES),
     "entry": _bool_table(ENTRY_STATES),
     "ledge": _bool_table(LEDGE_STATES),
+    "held": _bool_table(HELD_STATES),
     "air": _bool_table(AIRBORNE_ONLY_STATES),
     "ground": _bool_table(GROUNDED_ONLY_STATES),
 }
@@ -499,6 +509,11 @@ def is_respawning(action_id: Any) -> Any:
     return _lookup("respawn", action_id)
 
 
+def is_held(action_id: Any) -> Any:
+    """Grabbed, thrown, captured, buried or in a barrel (`HELD_STATES`): placed by the game."""
+    return _lookup("held", action_id)
+
+
 def is_shielding(action_id: Any) -> Any:
     """SHIELD_START .. SHIELD_REFLECT (178..182): shield up, shield stun, powershield reflect."""
     return _lookup("shield", action_id)
@@ -535,6 +550,7 @@ __all__ = [
     "ENTRY_STATES",
     "FIRST_SPECIAL_ACTION",
     "GROUNDED_ONLY_STATES",
+    "HELD_STATES",
     "LEDGE_STATES",
     "NUM_COMMON_ACTIONS",
     "RESPAWN_STATES",
@@ -546,6 +562,7 @@ __all__ = [
     "datasheet_name",
     "is_airborne_only",
     "is_dead",
+    "is_held",
     "is_entry",
     "is_grounded_only",
     "is_on_ledge",
