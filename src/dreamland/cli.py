@@ -195,12 +195,14 @@ def _cmd_play(args: argparse.Namespace) -> int:
         return serve(
             args.checkpoint, host=args.host, port=args.port, stage=args.stage,
             characters=tuple(args.characters), slots=tuple(args.slots), replay=args.replay,
-            open_browser=not args.no_browser,
+            replays=args.replays, open_browser=not args.no_browser,
             compile=False if args.compile == "eager" else args.compile,
             dtype=None if args.dtype == "float32" else args.dtype, allow_hosts=tuple(args.allow_host),
         ) or 0
     except CheckpointError as exc:
         raise UserError(str(exc)) from None
+    except NotADirectoryError as exc:
+        raise UserError(f"--replays {exc}") from None
     except OSError as exc:
         raise UserError(f"cannot serve on {args.host}:{args.port} ({exc.strerror or exc})") from None
 
@@ -355,7 +357,8 @@ def _add_play_parser(sub) -> argparse.ArgumentParser:
     p = sub.add_parser(
         "play", help="play the model in the browser: two controller slots at 60 frames a second",
         description="Start the game server and open the page. Each slot takes a keyboard, a "
-        "gamepad or a bot. Example: dreamland play runs/small/checkpoints/best --port 8000",
+        "gamepad or a bot. Example: dreamland play runs/small/checkpoints/best --port 8000; with "
+        "--replays ~/Slippi the page lists your games and plays the model beside any of them.",
     )
     p.add_argument("checkpoint", nargs="?", default=None,
                    help="a model checkpoint folder (default: the model shipped with dreamland); "
@@ -369,7 +372,12 @@ def _add_play_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--characters", nargs=2, default=["fox", "falco"], metavar=("P1", "P2"))
     p.add_argument("--slots", nargs=2, default=["chase", "chase"], metavar=("SLOT1", "SLOT2"),
                    help="keyboard, gamepad, idle, random, chase, or replay (default: two chase bots; switch a slot to keyboard or gamepad on the page)")
-    p.add_argument("--replay", help="a .slp: the model starts from it, driven by its real inputs, with the real game drawn as a ghost beside it (take over a slot on the page)")
+    p.add_argument("--replay", help="a .slp: the model starts from it, driven by its real inputs, with the real game "
+                   "drawn as a ghost beside it (take over a slot on the page; it is also in the page's replay list)")
+    p.add_argument("--replays", metavar="DIR",
+                   help="a folder of replays (searched recursively for .slp files) that the page lists: pick one "
+                   "there to watch the model beside it, leave it for a live game, without restarting the server; "
+                   "the page can open only these files and the --replay file")
     p.add_argument("--no-browser", action="store_true", help="do not open a browser")
     p.add_argument("--compile", choices=COMPILE_MODES, default="eager",
                    help="how the model's step runs (default: eager, enough for the small preset); "

@@ -261,3 +261,68 @@ def test_a_flooding_client_is_throttled_then_disconnected_and_the_game_keeps_its
     # Loose, and relative to the same server just before: the flooding process itself takes CPU
     # from a busy machine. The counts above are what pins the fix down.
     assert fps >= 0.5 * quiet_fps, f"{fps:.1f} frames a second during the flood, {quiet_fps:.1f} before"
+
+
+# --- replays opened from the page -------------------------------------------------------------------
+
+
+def test_a_page_opens_only_the_servers_own_replays(replay_file, tmp_path, monkeypatch):
+    """Keys that name files outside the list, a symlinked folder that leads outside it, hostile
+    values, a spectator, and a burst of opens: refused or coalesced, and the game goes on."""
+    import dreamland.play.server as server
+
+    name = "Walnut356_SlippiStats__Modern_Replays_Game_20221227T193458.slp"
+    secret = tmp_path / "secret"
+    secret.mkdir()
+    (secret / "private.slp").symlink_to(replay_file(name))
+    folder = tmp_path / "replays"
+    folder.mkdir()
+    (folder / "game.slp").symlink_to(replay_file(name))
+    (folder / "escape").symlink_to(secret, target_is_directory=True)  # not followed
+    loads = []
+
+    class CountedGhost(server.GhostReplay):
+        def __init__(self, *a, **k):
+            loads.append(1)
+            super().__init__(*a, **k)
+
+    monkeypatch.setattr(server, "GhostReplay", CountedGhost)
+    game = _game(replays=folder)
+    with ServerThread(game) as srv:
+        with urllib.request.urlopen(srv.url + "api/replays", timeout=10) as r:
+            assert [e["path"] for e in json.load(r)["replays"]] == ["game.slp"]
+
+        async def scenario():
+            async with aiohttp.ClientSession() as http:
+                async with http.ws_connect(srv.url + "ws") as ws, http.ws_connect(srv.url + "ws?spectate=1") as spy:
+                    await _recv_until(ws, "welcome")
+                    await _recv_until(spy, "welcome")
+                    await spy.send_str(json.dumps({"type": "replay", "op": "open", "path": "game.slp"}))
+                    assert "spectator" in (await _recv_until(spy, "error"))["message"]
+                    hostile = ["escape/private.slp", str(secret / "private.slp"), "./game.slp", "game.slp\x00",
+                               "game.slp/", "GAME.SLP", "..", "%2e%2e/game.slp", "a" * 3000, "", {"$ne": 1},
+                               ["game.slp"], True, 1e308]
+                    for path in hostile:
+                        await ws.send_str(json.dumps({"type": "replay", "op": "open", "path": path}))
+                        message = (await _recv_until(ws, "error"))["message"]
+                        assert message.startswith("not a replay this server offers") and len(message) < 200
+                    for _ in range(40):  # a burst: the last one is opened, the others are dropped
+                        await ws.send_str(json.dumps({"type": "replay", "op": "open", "path": "game.slp"}))
+                    for _ in range(40):
+                        await _recv_until(ws, "opening")
+                    return await _first_ghost(ws)
+
+        frame = asyncio.run(scenario())
+        assert frame is not None and frame["ghost"]["path"] == "game.slp"
+        assert 1 <= len(loads) <= 3
+        assert srv.call(lambda: game.stats.rejected) == 15
+
+
+async def _first_ghost(ws, timeout=20.0):
+    """The first frame with a ghost, or None."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        frame = await _recv_until(ws, "frame", timeout=end - time.monotonic())
+        if frame["ghost"] is not None:
+            return frame
+    return None

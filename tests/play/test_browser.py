@@ -157,3 +157,57 @@ def test_replay_ghost_divergence_take_over_and_session_playback(replay_file):
             assert not errors
         finally:
             browser.close()
+
+
+def test_a_replay_picked_on_the_page_shows_the_ghost_and_leaving_it_brings_the_live_game_back(replay_file, tmp_path):
+    from .helpers import RecordingStepper
+
+    name = "Walnut356_SlippiStats__Modern_Replays_Game_20221227T193458.slp"  # Sheik vs Falco, BF
+    folder = tmp_path / "Slippi"
+    (folder / "2022-12").mkdir(parents=True)
+    (folder / "2022-12" / name).symlink_to(replay_file(name))
+    (folder / "broken.slp").write_text("This is not a replay")
+    game = GameLoop(RecordingStepper(), "final destination", ("fox", "marth"), slots=("chase", "idle"),
+                    torch_threads=None, replays=folder)
+    with ServerThread(game) as srv, sync_api.sync_playwright() as pw:
+        browser = _launch(pw)
+        try:
+            page = browser.new_page()
+            errors = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(srv.url)
+            page.wait_for_function("window.dreamlandReplays === 2", timeout=20000)
+            assert page.locator("#replaybox").is_hidden()  # a live game: no ghost
+            # the list says what each game is; the filter narrows it
+            label = page.locator("#replaylist option", has_text="Sheik").text_content()
+            assert "Falco" in label and "Battlefield" in label
+            page.fill("#replayfilter", "sheik battlefield")
+            assert page.locator("#replaylist option").count() == 1
+            page.fill("#replayfilter", "")
+            # a file that is no replay: one line on the page, the live game goes on
+            page.select_option("#replaylist", "broken.slp")
+            page.click("#openreplay")
+            page.wait_for_function("document.getElementById('notice').textContent.includes('cannot open broken.slp')",
+                                   timeout=10000)
+            frame = _state(srv.url)["state"]["frame"]
+            page.wait_for_function(f"Number(document.getElementById('frame').textContent) > {frame + 10}")
+            assert _state(srv.url)["config"]["replay"] is None
+            # the real one: the ghost and the divergence plot appear
+            page.select_option("#replaylist", f"2022-12/{name}")
+            page.click("#openreplay")
+            page.wait_for_function("(window.dreamlandDivergence || 0) > 20", timeout=20000)
+            assert page.locator("#replaybox").is_visible()
+            assert page.evaluate("latest.ghost.path") == f"2022-12/{name}"
+            assert page.evaluate("latest.ghost.players.length") == 2
+            assert page.locator("#slot0").input_value() == "bot:replay"
+            assert "watching" in page.locator("#replaynote").text_content()
+            # leave: the live game of before, the ghost gone
+            page.click("#leavereplay")
+            page.wait_for_function("latest && latest.ghost === null && latest.state.stage === 32", timeout=10000)
+            page.wait_for_function("document.getElementById('replaybox').hidden")
+            st = _state(srv.url)
+            assert st["config"]["replay"] is None and st["config"]["characters"] == [2, 9]
+            assert [s["bot"] for s in st["config"]["slots"]] == ["chase", "idle"]
+            assert not errors
+        finally:
+            browser.close()

@@ -11,7 +11,7 @@ import torch
 from dreamland.play.ghost import SESSION_FORMAT, GhostReplay, divergence
 from dreamland.play.server import GameLoop, MessageError, ServerThread
 
-from .helpers import RecordingStepper
+from .helpers import RecordingStepper, recv_until
 
 REPLAY = "Walnut356_SlippiStats__Modern_Replays_Game_20221227T193458.slp"  # Sheik vs Falco, BF
 
@@ -99,3 +99,85 @@ def test_the_session_is_one_file_of_inputs_and_states(replay_path):
     assert {"players", "frame"} <= set(f["state"]) and "divergence" in f["ghost"]
     frames = [x["frame"] for x in session["frames"]]
     assert frames == sorted(frames)
+
+
+# --- replay mode started from the page: {"type": "replay", "op": "open" | "leave"} -------------
+
+
+async def _until(ws, kind, pred=lambda m: True, timeout=20.0):
+    """The next message of `kind` that satisfies `pred` (others are skipped)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        msg = await recv_until(ws, kind, timeout=max(0.1, end - time.monotonic()))
+        if pred(msg):
+            return msg
+    raise AssertionError(f"no such {kind} message")
+
+
+def _state(url):
+    with urllib.request.urlopen(url + "api/state", timeout=5) as r:
+        return json.load(r)
+
+
+def test_a_replay_opened_from_the_page_then_left_for_the_live_game(replay_path, tmp_path):
+    import asyncio
+
+    import aiohttp
+
+    folder = tmp_path / "replays"
+    (folder / "2022-12").mkdir(parents=True)
+    key = f"2022-12/{REPLAY}"
+    (folder / key).symlink_to(replay_path)
+    (folder / "corrupt.slp").write_bytes(b"{U\x03raw[$U#l" + bytes(64))  # a header, then nothing
+    (folder / "text.slp").write_text("This is not a replay")
+    game = GameLoop(RecordingStepper(), "final destination", ("fox", "marth"), slots=("chase", "idle"),
+                    torch_threads=None, replays=folder)
+    with ServerThread(game) as srv:
+        async def scenario():
+            async with aiohttp.ClientSession() as http:
+                async with http.ws_connect(srv.url + "ws") as ws:
+                    await recv_until(ws, "welcome")
+                    # only the server's own list: no path of the filesystem, relative or absolute
+                    for path in ["../replays/corrupt.slp", str(folder / key), "2022-12/../text.slp", REPLAY, 7, None]:
+                        await ws.send_str(json.dumps({"type": "replay", "op": "open", "path": path}))
+                        assert "not a replay this server offers" in (await recv_until(ws, "error"))["message"]
+                    await ws.send_str(json.dumps({"type": "replay", "op": "leave"}))
+                    assert (await recv_until(ws, "error"))["message"] == "not in replay mode"
+                    # a real replay: the game becomes the dream beside it
+                    await ws.send_str(json.dumps({"type": "replay", "op": "open", "path": key}))
+                    assert (await recv_until(ws, "opening"))["path"] == key
+                    config = await _until(ws, "config", lambda m: m["replay"] == key and "replay" in m["bots"])
+                    assert config["stage"] == 31 and config["characters"] == [19, 20]  # Sheik, Falco on BF
+                    frame = await _until(ws, "frame", lambda m: m["ghost"] is not None)
+                    assert frame["ghost"]["path"] == key and [s["bot"] for s in frame["slots"]] == ["replay", "replay"]
+                    assert frame["ghost"]["divergence"]["position_error"] == [0.0, 0.0]  # seeded from reality
+                    # unreadable files: one line each, and the replay plays on
+                    for bad, why in (("corrupt.slp", "unreadable (invalid data"), ("text.slp", "not a replay")):
+                        await ws.send_str(json.dumps({"type": "replay", "op": "open", "path": bad}))
+                        await recv_until(ws, "opening")
+                        message = (await recv_until(ws, "error"))["message"]
+                        assert message.startswith(f"cannot open {bad}: {why}") and "\n" not in message
+                    f0 = (await recv_until(ws, "frame"))["ghost"]["frame_id"]
+                    later = await _until(ws, "frame", lambda m: m["ghost"]["frame_id"] > f0 + 10)
+                    assert later["ghost"]["path"] == key
+                    # take over slot 1, then leave: the live game as it was before the replay
+                    await ws.send_str(json.dumps({"type": "slot", "slot": 0, "source": "keyboard"}))
+                    await ws.send_str(json.dumps({"type": "replay", "op": "leave"}))
+                    config = await _until(ws, "config", lambda m: m["replay"] is None and "replay" not in m["bots"])
+                    assert config["stage"] == 32 and config["characters"] == [2, 9]  # Fox, Marth on FD
+                    frame = await _until(ws, "frame", lambda m: m["ghost"] is None)
+                    assert [(s["source"], s["bot"]) for s in frame["slots"]] == [("keyboard", None), ("bot", "idle")]
+                    # and in again, then out by a restart
+                    await ws.send_str(json.dumps({"type": "replay", "op": "open", "path": key}))
+                    await _until(ws, "frame", lambda m: m["ghost"] is not None)
+                    await ws.send_str(json.dumps({"type": "restart", "stage": "battlefield",
+                                                  "characters": ["fox", "fox"]}))
+                    frame = await _until(ws, "frame", lambda m: m["ghost"] is None)
+                    assert frame["state"]["stage"] == 31
+
+        asyncio.run(scenario())
+        state = _state(srv.url)
+        assert state["config"]["replay"] is None and state["stats"]["rejected"] == 7
+        f0 = state["state"]["frame"]
+        time.sleep(0.3)
+        assert _state(srv.url)["state"]["frame"] > f0  # the server plays on

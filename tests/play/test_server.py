@@ -142,3 +142,81 @@ def test_a_compiled_step_that_fell_back_is_reported(caplog):
         GameLoop("toy", slots=("idle", "idle"), torch_threads=None)
     warnings = [r.getMessage() for r in caplog.records]
     assert len(warnings) == 1 and "no C++ compiler" in warnings[0], warnings
+
+
+# --- the replays a server offers its page (play/library.py) -------------------------------------
+
+SHEIK_FALCO = "Walnut356_SlippiStats__Modern_Replays_Game_20221227T193458.slp"  # Sheik vs Falco, BF
+PEACH_FALCON = "Gaurav-Iyer_stockfox__test.slp"  # Peach vs Falcon, FD
+OTHER = "Walnut356_SlippiStats__Modern_Replays_Game_20221228T031427.slp"
+
+
+def _replay_folder(replay_file, root):
+    """A folder as a player keeps one: games in monthly subfolders, a file that is not a replay
+    under a .slp name, and files that are not replays at all."""
+    (root / "2022-12").mkdir(parents=True)
+    (root / "2022-12" / SHEIK_FALCO).symlink_to(replay_file(SHEIK_FALCO))
+    (root / "old").mkdir()
+    (root / "old" / "PEACH.SLP").symlink_to(replay_file(PEACH_FALCON))
+    (root / "broken.slp").write_text("This is not a replay: a text file named .slp")
+    (root / "notes.txt").write_text("not listed")
+    (root / "2022-12" / "game.slp.json").write_text("{}")
+    return root
+
+
+def test_the_replay_list_names_the_folders_replays_with_facts_from_their_headers(replay_file, tmp_path, monkeypatch):
+    from dreamland.play.replay import load_replay
+
+    folder = _replay_folder(replay_file, tmp_path / "Slippi")
+    frames = len(load_replay(replay_file(SHEIK_FALCO)))
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "single.slp").symlink_to(replay_file(OTHER))
+
+    def no_full_parse(*a, **k):
+        raise AssertionError("a listing must read headers only")
+
+    monkeypatch.setattr("dreamland.replay.parse.parse_game", no_full_parse)
+    monkeypatch.setattr("dreamland.play.replay.parse_game", no_full_parse)
+    game = GameLoop("toy", slots=("idle", "idle"), torch_threads=None, replays=folder)
+    # as `--replay` adds its file; one that is also in the folder is listed once, under its folder path
+    game.replays.files += [outside / "single.slp", folder / "2022-12" / SHEIK_FALCO]
+    with ServerThread(game) as srv:
+        body = _get(srv.url + "api/replays")
+    by_path = {r["path"]: r for r in body["replays"]}
+    assert set(by_path) == {f"2022-12/{SHEIK_FALCO}", "old/PEACH.SLP", "broken.slp", "single.slp"}
+    assert body["total"] == 4 and body["folder"] is True and body["current"] is None
+    sheik = by_path[f"2022-12/{SHEIK_FALCO}"]
+    assert sheik["stage"] == "Battlefield" and sheik["frames"] == frames
+    assert [p["character"] for p in sheik["players"]] == ["Sheik", "Falco"]
+    assert sheik["start_at"].startswith("2022-12-28")
+    assert by_path["old/PEACH.SLP"]["stage"] == "Final Destination"
+    assert by_path["broken.slp"]["error"] == "not a replay" and "stage" not in by_path["broken.slp"]
+    assert not any(str(tmp_path) in json.dumps(r) for r in body["replays"])  # no server paths leak
+
+
+def test_hundreds_of_replays_are_listed_from_headers_and_cached(replay_file, tmp_path, monkeypatch):
+    from dreamland.play.library import ReplayLibrary
+
+    folder = tmp_path / "many"
+    for month in range(10):
+        (folder / f"2023-{month + 1:02d}").mkdir(parents=True)
+        for k in range(30):
+            (folder / f"2023-{month + 1:02d}" / f"Game_{k:03d}.slp").symlink_to(replay_file(SHEIK_FALCO))
+    monkeypatch.setattr("dreamland.replay.parse.parse_game", lambda *a, **k: 1 / 0)
+    library = ReplayLibrary(folder)
+    first = library.listing()
+    assert first["total"] == 300 and all(r["stage"] == "Battlefield" for r in first["replays"])
+    monkeypatch.setattr("dreamland.play.library.read_raw", lambda *a, **k: 1 / 0)
+    again = library.listing()  # unchanged files: their facts come from the cache
+    assert again == first
+    assert len(library.listing(limit=20)["replays"]) == 20
+
+
+def test_a_server_without_replays_lists_none_and_a_missing_folder_fails_at_once(tmp_path):
+    from dreamland.play.library import ReplayLibrary
+
+    with ServerThread(GameLoop("toy", slots=("idle", "idle"), torch_threads=None)) as srv:
+        assert _get(srv.url + "api/replays") == {"replays": [], "total": 0, "folder": False, "current": None}
+    with pytest.raises(NotADirectoryError):
+        ReplayLibrary(tmp_path / "nowhere")

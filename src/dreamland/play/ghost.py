@@ -63,9 +63,10 @@ def divergence(model: GameState, real: GameState) -> dict[str, list]:
 
 
 class GhostReplay:
-    def __init__(self, path: str | Path, item_slots: int, start_frame: int = 0) -> None:
+    def __init__(self, path: str | Path, item_slots: int, start_frame: int = 0, label: str | None = None) -> None:
         self.game: ReplayGame = load_replay(path, item_slots)
         self.path = str(path)
+        self.label = label or Path(path).name  # how clients name it: never the server's own path
         self.row = self.game.index_of(start_frame)
         self.paused = False
         self.steps = 0  # frames to advance while paused
@@ -118,7 +119,7 @@ class GhostReplay:
         return game_state_view(frame, 0, frame_number=int(self.game.frame_ids[self.row]))
 
     def describe(self) -> dict[str, Any]:
-        return {"path": Path(self.path).name, "frame_id": int(self.game.frame_ids[self.row]),
+        return {"path": self.label, "frame_id": int(self.game.frame_ids[self.row]),
                 "first_frame_id": int(self.game.frame_ids[0]), "last_frame_id": int(self.game.frame_ids[-1]),
                 "paused": self.paused}
 

@@ -16,6 +16,9 @@
   that one connection. What `play.guard` refuses earlier: a foreign Host or Origin, and messages
   over a client's budget per second (dropped unread; a client that keeps flooding is cut off).
 * Spectators connect with `/ws?spectate=1` and only receive frames.
+* Replay mode (`play/ghost.py`) starts from the command line or from the page: `/api/replays` lists
+  the files this server offers (`play/library.py`), a `replay` message opens one of them by its key
+  (read in a thread beside the running game) or leaves it for the live game.
 """
 
 from __future__ import annotations
@@ -40,9 +43,11 @@ from dreamland.play.bots import BOTS, Bot, make_bot
 from dreamland.play.controller import Controller, as_tensor
 from dreamland.play.ghost import GhostReplay, Recording, divergence
 from dreamland.play.core import BatchedCore, parse_characters, parse_stage
+from dreamland.play.library import ReplayEntry, ReplayLibrary
 from dreamland.play.state import GameState, neutral_controllers, schema_json
 from dreamland.play.stepper import resolve_stepper
 from dreamland.play.timing import PhaseTimes, describe_model
+from dreamland.replay.parse import ReplayError
 from dreamland.schema import characters as C
 
 log = logging.getLogger("dreamland.play.server")
@@ -90,6 +95,11 @@ GAMEPAD_MAPPINGS: dict[str, dict[str, Any]] = {
 
 class MessageError(ValueError):
     """A client message that is rejected."""
+
+
+def _slot_setting(name: str) -> tuple[str, str | None]:
+    """A slot given by one word (keyboard, gamepad, or a bot's name) as (source, bot)."""
+    return (name, None) if name in REMOTE_SOURCES else ("bot", name)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -200,7 +210,7 @@ class GameLoop:
                  replay: str | None = None, bot_options: dict[str, dict] | None = None,
                  stocks: int = facts.STOCKS, timer_frames: int = facts.GAME_FRAMES,
                  torch_threads: int | None = 1, compile: bool | str = False, dtype: str | None = None,
-                 ghost: bool = True) -> None:
+                 ghost: bool = True, replays: ReplayLibrary | str | Path | None = None) -> None:
         # One intra-op thread: on a small CPU, torch's default (one per core) makes a one-frame
         # step several times slower (measured: tiny model 84 ms -> 6 ms per frame on 2 cores).
         # Process-wide; None leaves torch's setting alone.
@@ -228,15 +238,22 @@ class GameLoop:
         if getattr(self.stepper, "compile_error", None):  # the game runs, but slower than asked
             log.warning("the compiled step could not be built, so the model steps without it: %s",
                         self.stepper.compile_error)
+        # The replays the page may open (play/library.py): a folder's and the --replay file.
+        self.replays = (replays if isinstance(replays, ReplayLibrary)
+                        else ReplayLibrary(replays, [replay] if replay else []))
+        # The live game that "leave replay" comes back to; a slot on the replay's inputs goes back
+        # to a bot, since a live game has no replay to follow.
+        self.live: dict[str, Any] = {"stage": self.stage, "characters": self.characters,
+                                     "slots": [("bot", "chase") if s == "replay" else _slot_setting(s) for s in slots]}
         # With a replay, the game starts from it and the real game is the ghost (play/ghost.py).
-        self.ghost = GhostReplay(replay, self.core.item_slots) if replay and ghost else None
+        self.replay_key = (self.replays.key_of(replay) or Path(replay).name) if replay and ghost else None
+        self.ghost = GhostReplay(replay, self.core.item_slots, label=self.replay_key) if self.replay_key else None
         if self.ghost is not None:
             self._seed_from_ghost()
-        self.recording = Recording({"model": self.model_info["name"], "fps": fps,
-                                    "replay": self.ghost.describe()["path"] if self.ghost else None})
+        self.recording = Recording({"model": self.model_info["name"], "fps": fps, "replay": self.replay_key})
         self.slots = [Slot(), Slot()]
         for i, s in enumerate(slots):
-            self._set_source(i, s if s in REMOTE_SOURCES else "bot", None if s in REMOTE_SOURCES else s)
+            self._set_source(i, *_slot_setting(s))
         self.clients: dict[int, Client] = {}
         self.next_client = 1
         self.stats = Stats()
@@ -244,12 +261,15 @@ class GameLoop:
         self.state_json: dict[str, Any] = self.state.to_json()
         self.pending_restart: dict[str, Any] | None = None
         self.executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="dreamland-model")
+        # Replays are listed and parsed here, beside the game, which plays on meanwhile.
+        self.loader = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="dreamland-replays")
+        self._open_seq = 0  # the latest open, leave or restart; an older replay still loading is dropped
         self.running = False
         self.stall: float = 0.0  # tests: seconds the next frame's computation sleeps
 
     # --- configuration (event-loop thread)
     def bots_available(self) -> list[str]:
-        return [b for b in BOTS if b != "replay" or "replay" in self.bot_options]
+        return [b for b in BOTS if b != "replay" or "replay" in self.bot_options or self.ghost is not None]
 
     def _set_source(self, slot: int, source: str, bot: str | None, owner: int | None = None) -> None:
         s = self.slots[slot]
@@ -260,7 +280,9 @@ class GameLoop:
             opts = dict(self.bot_options.get(name, {}))
             if name == "replay":
                 opts.setdefault("player", slot)
-            s.bot = make_bot(name, **opts)
+            # In replay mode the ghost hands this slot the real inputs (`_compute`): no second
+            # parse of the file for a bot that would not be asked.
+            s.bot = None if name == "replay" and self.ghost is not None else make_bot(name, **opts)
             s.bot_name = name
             s.owner = None
         elif source in REMOTE_SOURCES:
@@ -275,13 +297,96 @@ class GameLoop:
         # A restart is applied at the next frame; clients are told the game they asked for now.
         upcoming = self.pending_restart or {"stage": self.stage, "characters": self.characters}
         return {"type": "config", "slots": [s.describe() for s in self.slots], "stage": upcoming["stage"],
-                "characters": list(upcoming["characters"]), "bots": self.bots_available()}
+                "characters": list(upcoming["characters"]), "bots": self.bots_available(),
+                "replay": upcoming.get("replay", self.replay_key)}
 
     def restart(self, stage: Any = None, characters: Sequence[Any] | None = None) -> None:
+        """A new live game at the next frame; in replay mode this also leaves the replay."""
         sid = parse_stage(stage) if stage is not None else self.stage
         chars = tuple(C.external_character_id(c) for c in characters) if characters is not None else self.characters
         parse_characters(chars)
+        self._open_seq += 1  # a replay still loading would replace the game asked for here
         self.pending_restart = {"stage": sid, "characters": chars}
+        if self.ghost is not None:
+            self.pending_restart.update(ghost=None, replay=None)
+
+    # --- replay mode: entered from the command line or the page, left from the page
+    def _handle_replay(self, client: Client, msg: dict) -> dict[str, Any] | None:
+        op = msg.get("op")
+        if op == "open":
+            return self._open_replay(client, msg.get("path"))
+        if op == "leave":
+            if self.ghost is None and not (self.pending_restart or {}).get("ghost"):
+                raise MessageError("not in replay mode")
+            self._open_seq += 1
+            self.pending_restart = {"stage": self.live["stage"], "characters": self.live["characters"],
+                                    "ghost": None, "replay": None}
+            self.broadcast_json(self.config())
+            return None
+        if self.ghost is None:
+            raise MessageError("no replay open: pick one in the page's replay list (or start with --replay FILE.slp)")
+        try:
+            self.ghost.command(str(op), msg.get("frame"))
+        except ValueError as exc:
+            raise MessageError(str(exc)) from None
+        return None
+
+    def _open_replay(self, client: Client, key: Any) -> dict[str, Any]:
+        """Check that `key` is one of this server's replays, then load it beside the running game;
+        the game changes at the frame after it has loaded (or the client is told why it cannot)."""
+        try:
+            entry = self.replays.lookup(key)
+        except KeyError:
+            shown = repr(key[:80]) if isinstance(key, str) else "no path"
+            raise MessageError(f"not a replay this server offers: {shown} (its list is /api/replays)") from None
+        self._open_seq += 1
+        asyncio.ensure_future(self._load_and_enter(client, entry, self._open_seq))
+        return {"type": "opening", "path": entry.key}
+
+    async def _load_and_enter(self, client: Client, entry: ReplayEntry, seq: int) -> None:
+        try:
+            ghost = await asyncio.get_running_loop().run_in_executor(self.loader, self._load_ghost, entry, seq)
+        except Exception as exc:  # noqa: BLE001 - any unreadable file is a message, never a dead game
+            log.warning("client %d: cannot open replay %s: %s", client.id, entry.key, exc)
+            if not client.ws.closed:
+                await _safe_send(client.ws, json.dumps(
+                    {"type": "error", "message": f"cannot open {entry.key}: {_one_line(exc)}"}))
+            return
+        if ghost is None or seq != self._open_seq:  # a later open, a leave or a restart came meanwhile
+            return
+        g = ghost.game
+        self.pending_restart = {"stage": g.stage, "characters": tuple(C.internal_to_external(c) for c in g.characters),
+                                "ghost": ghost, "replay": entry.key}
+        self.broadcast_json(self.config())
+
+    def _load_ghost(self, entry: ReplayEntry, seq: int) -> GhostReplay | None:
+        """The replay read and checked off the game's thread: a stage or a character that play
+        cannot draw raises here rather than in the middle of a frame. None when another request
+        came after this one, so that a burst of opens parses one file, not every one."""
+        if seq != self._open_seq:
+            return None
+        ghost = GhostReplay(entry.path, self.core.item_slots, label=entry.key)
+        parse_stage(ghost.game.stage)
+        parse_characters([C.internal_to_external(c) for c in ghost.game.characters])
+        ghost.seed(self.core.context)
+        ghost.real_state()
+        return ghost
+
+    def _switch_mode(self, ghost: GhostReplay | None, key: str | None) -> None:
+        """Enter replay mode (both slots on the replay's inputs) or leave it (slots still on them go
+        back to what they were in the live game). Worker thread, at the start of a frame."""
+        if ghost is not None and self.ghost is None:
+            self.live = {"stage": self.stage, "characters": self.characters,
+                         "slots": [(s.source, s.bot_name if s.source == "bot" else None) for s in self.slots]}
+        self.ghost, self.replay_key = ghost, key
+        for i, s in enumerate(self.slots):
+            if ghost is not None:
+                self._set_source(i, "bot", "replay")
+            elif s.source == "bot" and s.bot_name == "replay":
+                source, bot = self.live["slots"][i]
+                self._set_source(i, source, "chase" if bot == "replay" else bot)
+        # a session file is one game: the recording starts again with the new one
+        self.recording = Recording({**self.recording.meta, "replay": key})
 
     def _seed_from_ghost(self) -> None:
         assert self.ghost is not None
@@ -308,18 +413,33 @@ class GameLoop:
         return {**self.stats.snapshot(self.clients), "model": self.model_info, **phases}
 
     # --- one frame (worker thread)
+    def _apply_restart(self, restart: dict[str, Any]) -> None:
+        """A new game: live, or from a replay when the request carries `ghost` (the replay to
+        enter, or None to leave replay mode)."""
+        if "ghost" in restart:
+            self._switch_mode(restart["ghost"], restart["replay"])
+        try:
+            if self.ghost is not None:
+                self._seed_from_ghost()
+        except Exception:  # noqa: BLE001 - checked when loaded; should seeding still fail, play live
+            log.exception("replay %s could not seed the model; back to the live game", self.replay_key)
+            self._switch_mode(None, None)
+            restart = {"stage": self.live["stage"], "characters": self.live["characters"]}
+        if self.ghost is None:
+            self.stage, self.characters = restart["stage"], restart["characters"]
+            self.core.reset(stage=self.stage, characters=self.characters)
+        for s in self.slots:
+            if s.bot is not None:
+                s.bot.reset()
+        self.state = self.core.game_state(0)
+
     def _compute(self, remote: list[torch.Tensor | None], restart: dict[str, Any] | None,
                  input_seq: list[int | None] | None = None) -> str:
         if self.stall:
             time.sleep(self.stall)
             self.stall = 0.0
         if restart is not None:
-            self.stage, self.characters = restart["stage"], restart["characters"]
-            self.core.reset(stage=self.stage, characters=self.characters)
-            for s in self.slots:
-                if s.bot is not None:
-                    s.bot.reset()
-            self.state = self.core.game_state(0)
+            self._apply_restart(restart)
         advance = True
         if self.ghost is not None:
             seek = self.ghost.take_seek()
@@ -399,6 +519,7 @@ class GameLoop:
     def close(self) -> None:
         self.running = False
         self.executor.shutdown(wait=False, cancel_futures=True)
+        self.loader.shutdown(wait=False, cancel_futures=True)
 
     # --- messages (event-loop thread)
     def handle(self, client: Client, text: str) -> dict[str, Any] | None:
@@ -454,13 +575,7 @@ class GameLoop:
             self.broadcast_json(self.config())
             return None
         if kind == "replay":
-            if self.ghost is None:
-                raise MessageError("no replay: start with dreamland play --replay FILE.slp")
-            try:
-                self.ghost.command(str(msg.get("op")), msg.get("frame"))
-            except ValueError as exc:
-                raise MessageError(str(exc)) from None
-            return None
+            return self._handle_replay(client, msg)
         if kind == "restart":
             stage, chars = msg.get("stage"), msg.get("characters")
             try:
@@ -533,6 +648,20 @@ def _reply(game: GameLoop, client: Client, text: str) -> dict[str, Any] | None:
     if client.log_throttle.ready() is not None:
         log.warning("client %d: rejected message: %s (%r)", client.id, reason, text[:80])
     return {"type": "error", "message": reason}
+
+
+def _one_line(exc: BaseException) -> str:
+    """Why a replay did not open, for a client: a parse failure's category and peppi's words
+    (not for a file that is no replay at all: those quote its first bytes), a KeyError's message
+    without its quotes."""
+    if isinstance(exc, ReplayError):
+        text = exc.reason if exc.reason == "not a replay" or not exc.detail else f"{exc.reason} ({exc.detail[:120]})"
+    elif isinstance(exc, KeyError) and exc.args:
+        text = str(exc.args[0])
+    else:
+        text = str(exc)
+    lines = text.strip().splitlines()
+    return lines[0][:200] if lines else type(exc).__name__
 
 
 async def _safe_send(ws: Any, text: str) -> None:
@@ -639,6 +768,11 @@ def create_app(game: GameLoop, allowed_hosts: frozenset[str] | None = None):
     async def api_stats(request: web.Request) -> web.Response:
         return web.json_response(game.stats_snapshot())
 
+    async def api_replays(request: web.Request) -> web.Response:
+        # a rescan and header reads: off the event loop, on the thread that opens replays
+        body = await asyncio.get_running_loop().run_in_executor(game.loader, game.replays.listing)
+        return web.json_response({**body, "current": game.replay_key})
+
     async def api_session(request: web.Request) -> web.Response:
         body = json.dumps(game.recording.to_json(), separators=(",", ":"))
         return web.Response(text=body, content_type="application/json",
@@ -662,6 +796,7 @@ def create_app(game: GameLoop, allowed_hosts: frozenset[str] | None = None):
     app.router.add_get("/api/state", api_state)
     app.router.add_get("/api/stats", api_stats)
     app.router.add_get("/api/session", api_session)
+    app.router.add_get("/api/replays", api_replays)
     app.router.add_get("/ws", websocket)
 
     _run_game_with(app, game)
@@ -753,23 +888,28 @@ def serve(checkpoint: Any = None, *, host: str = "127.0.0.1", port: int = 8000,
           stage: Any = "battlefield", characters: Sequence[Any] = ("fox", "falco"),
           slots: Sequence[str] = ("chase", "chase"), replay: str | None = None, fps: float = 60.0,
           open_browser: bool = True, torch_threads: int | None = 1, compile: bool | str = False,
-          dtype: str | None = None, allow_hosts: Sequence[str] = (),
+          dtype: str | None = None, allow_hosts: Sequence[str] = (), replays: str | Path | None = None,
           print_fn: Callable[[str], None] = print) -> int:
     """Start the web game and block until interrupted (Ctrl-C). `checkpoint` as for
     `resolve_stepper` (a path or None for the registered model loader, a stepper, or "toy").
     Binds to 127.0.0.1 unless `host` says otherwise; requests must name this machine (or one of
     `allow_hosts`) as their Host, and browsers must come from its own page (`guard`). `compile`
-    and `dtype` as for `resolve_stepper`. Returns 0."""
+    and `dtype` as for `resolve_stepper`. `replays`: a folder whose .slp files (searched
+    recursively) the page lists and opens in replay mode, besides `replay`; NotADirectoryError when
+    it is not a folder. Returns 0."""
     from aiohttp import web
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    library = ReplayLibrary(replays, [replay] if replay else [])  # before the model: a wrong folder fails fast
+    if replays:
+        print_fn(f"dreamland play: {len(library)} replays under {replays} can be opened from the page")
     if compile:
         print_fn(f"dreamland play: building the compiled step ({'aot' if compile is True else compile}); "
                  "this takes up to a few minutes, once")
     if replay and tuple(slots) == ("chase", "chase"):  # a replay's own players, until someone takes over
         slots = ("replay", "replay")
     game = GameLoop(checkpoint, stage, characters, slots, fps=fps, replay=replay, torch_threads=torch_threads,
-                    compile=compile, dtype=dtype)
+                    compile=compile, dtype=dtype, replays=library)
     url = guard.reachable_urls(host, port)[0]
 
     async def main() -> None:

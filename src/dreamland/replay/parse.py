@@ -82,13 +82,14 @@ def _quiet_stderr() -> Iterator[None]:
         os.close(devnull)
 
 
-def read_raw(path: str) -> Any:
-    """peppi's raw game (start/end as dicts, frames as one Arrow struct), or ReplayError."""
+def read_raw(path: str, skip_frames: bool = False) -> Any:
+    """peppi's raw game (start/end as dicts, frames as one Arrow struct), or ReplayError.
+    `skip_frames` reads the header blocks only (start, end, metadata; `frames` is None)."""
     from peppi_py._peppi import read_slippi
 
     try:
         with _quiet_stderr():
-            return read_slippi(path, False)
+            return read_slippi(path, skip_frames)
     except (KeyboardInterrupt, SystemExit):
         raise
     except BaseException as exc:  # noqa: BLE001 - Rust panics derive from BaseException

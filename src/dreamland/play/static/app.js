@@ -32,15 +32,29 @@ async function main() {
   buildKeymap();
   buildInspector();
   buildReplayControls();
+  buildReplayPicker();
   connect();
   requestAnimationFrame(draw);
   setInterval(() => send({ type: "ping", t: performance.now() }), 1000);
-  if (spectator) { $("role").textContent = "spectating"; $("setup").disabled = true; }
+  if (spectator) {
+    $("role").textContent = "spectating";
+    for (const id of ["setup", "replays", "replaybox"]) $(id).disabled = true;
+  }
 }
 
 function option(sel, value, text) {
   const o = document.createElement("option");
   o.value = value; o.textContent = text; sel.appendChild(o); return o;
+}
+
+// The bots on offer change with the mode (the "replay" bot exists only beside a replay).
+function slotOptions(sel, i, bots) {
+  const values = ["keyboard", "gamepad", ...bots.map((b) => `bot:${b}`)];
+  if ([...sel.options].map((o) => o.value).join() === values.join()) return;
+  sel.innerHTML = "";
+  option(sel, "keyboard", `keyboard (${schema.keymaps[i].name})`);
+  option(sel, "gamepad", "gamepad");
+  for (const b of bots) option(sel, `bot:${b}`, `bot: ${b}`);
 }
 
 function buildSetup() {
@@ -51,9 +65,7 @@ function buildSetup() {
     label.textContent = `Slot ${i + 1} `;
     const sel = document.createElement("select");
     sel.id = `slot${i}`;
-    option(sel, "keyboard", `keyboard (${schema.keymaps[i].name})`);
-    option(sel, "gamepad", "gamepad");
-    for (const b of schema.bots) option(sel, `bot:${b}`, `bot: ${b}`);
+    slotOptions(sel, i, schema.bots);
     sel.addEventListener("change", (e) => {
       const v = sel.value;
       if (v.startsWith("bot:")) send({ type: "slot", slot: i, source: "bot", bot: v.slice(4) });
@@ -81,8 +93,10 @@ function applyConfig(c) {
   for (const i of [0, 1]) {
     const s = c.slots[i];
     const sel = $(`slot${i}`);
+    if (sel && c.bots) slotOptions(sel, i, c.bots);
     if (sel && document.activeElement !== sel) sel.value = s.source === "bot" ? `bot:${s.bot}` : s.source;
   }
+  noteReplayConfig(c);
   if (document.activeElement !== $("stage")) $("stage").value = c.stage;
   for (const i of [0, 1]) if (document.activeElement !== $(`char${i}`)) $(`char${i}`).value = c.characters[i];
 }
@@ -135,7 +149,8 @@ function connect() {
     else if (msg.type === "welcome") { $("role").textContent = msg.role; applyConfig(msg); }
     else if (msg.type === "config") applyConfig(msg);
     else if (msg.type === "pong" && typeof msg.t === "number") pingMs = performance.now() - msg.t;
-    else if (msg.type === "error") console.warn("server:", msg.message);
+    else if (msg.type === "opening") noteOpening(msg.path);
+    else if (msg.type === "error") showError(msg.message);
   };
 }
 
@@ -212,8 +227,11 @@ function mappedKey(code) {
     Object.values(m.main).includes(code) || Object.values(m.c).includes(code) ||
     Object.values(m.buttons).includes(code) || m.modifier === code);
 }
+function typing(t) {  // keys meant for a list or a text box, not for the game
+  return t && (t.tagName === "SELECT" || (t.tagName === "INPUT" && ["text", "search"].includes(t.type)));
+}
 window.addEventListener("keydown", (e) => {
-  if (e.target && e.target.tagName === "SELECT") return;
+  if (typing(e.target)) return;
   if (mappedKey(e.code)) { e.preventDefault(); if (!keys.has(e.code)) { keys.add(e.code); keyChanged(e); } }
 });
 window.addEventListener("keyup", (e) => {
@@ -564,8 +582,15 @@ main();
 const divergenceHistory = [];   // {frame, err: [p1, p2], mismatch: [p1, p2]}
 let playback = null;            // {frames, k, timer} while a session file plays
 
+let ghostPath = null;           // the replay the divergence history belongs to
+
 function noteDivergence(msg) {
-  const gh = msg.ghost;
+  const gh = msg.ghost || null;
+  if ((gh ? gh.path : null) !== ghostPath) {  // another replay, or back to a live game
+    divergenceHistory.length = 0;
+    ghostPath = gh ? gh.path : null;
+    window.dreamlandDivergence = 0;
+  }
   if (!gh) return;
   const last = divergenceHistory[divergenceHistory.length - 1];
   if (last && last.frame === gh.frame_id) return;
@@ -607,6 +632,7 @@ function drawDivergence() {
 function buildReplayControls() {
   $("pause").addEventListener("click", (e) => { send({ type: "replay", op: latest && latest.ghost && latest.ghost.paused ? "resume" : "pause" }); e.target.blur(); });
   $("stepbtn").addEventListener("click", (e) => { send({ type: "replay", op: "step" }); e.target.blur(); });
+  $("leavereplay").addEventListener("click", (e) => { send({ type: "replay", op: "leave" }); e.target.blur(); });
   $("seek").addEventListener("change", (e) => { send({ type: "replay", op: "seek", frame: Number(e.target.value) }); e.target.blur(); });
   $("sessionfile").addEventListener("change", async (e) => {
     const file = e.target.files[0];
@@ -631,3 +657,98 @@ function startPlayback(session) {
   }, 1000 / (session.fps || 60));
 }
 window.dreamlandStartPlayback = startPlayback;
+
+// ------------------------------------------------------------------ replays the server offers
+// The list comes from /api/replays (the server's --replays folder and --replay file); a replay is
+// opened by its key from that list, and the server refuses anything else.
+let replayList = [];
+let opening = null;             // the key asked for, until the server says it is open or cannot be
+let listNote = "";              // what the list holds
+
+function showReplayNote() {
+  $("replaynote").textContent = opening !== null ? `opening ${opening}…`
+    : config && config.replay ? `watching ${config.replay} (leave it under the game)` : listNote;
+}
+
+function pad2(n) { return String(n).padStart(2, "0"); }
+
+function replayLabel(r) {
+  if (r.error) return `${r.path} · ${r.error}`;
+  const who = (r.players || []).map((p) => (p.code || p.name ? `${p.character} (${p.code || p.name})` : p.character));
+  const secs = r.frames ? Math.max(0, Math.round((r.frames - 124) / 60)) : null;  // from frame 0, the timer's start
+  const when = (r.start_at || new Date(r.modified * 1000).toISOString()).slice(0, 16).replace("T", " ");
+  // the matchup first: it is what a player looks for; the file name is last, and whole on hover
+  return [who.join(" vs "), r.stage, secs === null ? null : `${Math.floor(secs / 60)}:${pad2(secs % 60)}`, when, r.path]
+    .filter((x) => x).join(" · ");
+}
+
+function showReplays() {
+  const sel = $("replaylist");
+  const chosen = sel.value;
+  const words = $("replayfilter").value.toLowerCase().split(/\s+/).filter((w) => w);
+  sel.innerHTML = "";
+  for (const r of replayList) {
+    const label = replayLabel(r);
+    if (!words.every((w) => label.toLowerCase().includes(w))) continue;
+    const current = config && config.replay === r.path;
+    option(sel, r.path, (current ? "▶ " : "") + label).title = label;
+  }
+  if ([...sel.options].some((o) => o.value === chosen)) sel.value = chosen;
+}
+
+async function loadReplays() {
+  let body;
+  try {
+    body = await (await fetch("/api/replays")).json();
+  } catch (e) {
+    listNote = "could not read the server's replay list";
+    showReplayNote();
+    return;
+  }
+  replayList = body.replays;
+  showReplays();
+  const shown = body.total > body.replays.length ? ` (the newest ${body.replays.length} listed)` : "";
+  listNote = body.total ? `${body.total} replay${body.total === 1 ? "" : "s"}${shown}; pick one to watch the model beside it`
+    : body.folder ? "no .slp files in the server's replay folder yet"
+    : "start the server with --replays DIR to pick replays here";
+  showReplayNote();
+  window.dreamlandReplays = replayList.length;
+}
+
+function openReplay() {
+  const key = $("replaylist").value;
+  if (!key) return;
+  send({ type: "replay", op: "open", path: key });
+  $("replaylist").blur();
+}
+
+function buildReplayPicker() {
+  $("replayfilter").addEventListener("input", showReplays);
+  $("replaylist").addEventListener("dblclick", openReplay);
+  $("replaylist").addEventListener("keydown", (e) => { if (e.key === "Enter") openReplay(); });
+  $("openreplay").addEventListener("click", (e) => { openReplay(); e.target.blur(); });
+  $("refreshreplays").addEventListener("click", (e) => { loadReplays(); e.target.blur(); });
+  loadReplays();
+}
+
+function noteOpening(key) {
+  opening = key;
+  showReplayNote();
+}
+
+function noteReplayConfig(c) {
+  if (opening !== null && c.replay === opening) { opening = null; clearNotice(); }
+  showReplayNote();
+  showReplays();
+}
+
+// A server's refusal, on one line at the top of the page; the game goes on behind it.
+let noticeTimer = null;
+function showError(message) {
+  console.warn("server:", message);
+  if (opening !== null && message.includes(opening)) { opening = null; showReplayNote(); }
+  $("notice").textContent = message;
+  clearTimeout(noticeTimer);
+  noticeTimer = setTimeout(clearNotice, 15000);
+}
+function clearNotice() { $("notice").textContent = ""; }
