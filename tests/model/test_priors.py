@@ -166,6 +166,21 @@ def test_velocities_follow_each_characters_physics_in_real_games(small_store):
         assert changed_hits[name] / changed[name] > 0.6, name
 
 
+def test_velocity_rules_have_finite_gradients_at_rest(real_window):
+    """Self-forcing differentiates the rules' base through predicted frames, where knockback is
+    often exactly 0 (a vector with no direction): its gradient there must be finite."""
+    model = make_tiny(velocity_rules=True, rule_priors=True)
+    priors = model.rules.priors
+    enc = encode(real_window)
+    real = enc["char_real"][:, :3].clone()
+    for name in ("vel_attack_x", "vel_attack_y"):
+        real[..., priors.col[name]] = 0.0
+    real.requires_grad_(True)
+    base = priors.base(real, enc["char_cat"][:, :3], enc["char_real"][:, 1:4], enc["char_bin"][:, 1:4])
+    (grad,) = torch.autograd.grad(base.sum(), real)
+    assert torch.isfinite(grad).all()
+
+
 def test_velocity_rules_need_the_rule_priors():
     from dreamland.config import ConfigError
     from dreamland.model.config import preset

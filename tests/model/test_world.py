@@ -153,10 +153,15 @@ def test_no_grad_step_builds_no_graph_and_keeps_strides(real_window):
         assert frame[k].shape == shape and frame[k].dtype == dtype, k
 
 
-def test_gradients_flow_through_three_steps(real_window):
+@pytest.mark.parametrize("structure", ["plain", "physics"])
+def test_gradients_flow_through_three_steps(real_window, structure, action_table):
     """Self-forcing: a loss on the 3rd predicted frame reaches the parameters through the
-    carried recurrent state and the continuous fields of the first two predictions."""
-    model = make_tiny(4).train()
+    carried recurrent state and the continuous fields of the first two predictions, finite also
+    through the physics rules (knockback at rest has no direction) and the action table."""
+    if structure == "plain":
+        model = make_tiny(4).train()
+    else:
+        model = make_tiny_lookup(action_table, 4, rule_priors=True, velocity_rules=True).train()
     enc = encode(real_window)
     inputs, controllers, targets = prepare_window(enc)
     state = model.allocate_state(controllers.shape[0])
@@ -170,6 +175,9 @@ def test_gradients_flow_through_three_steps(real_window):
     grads = torch.autograd.grad(loss, [model.layers[0].mixer.in_proj.weight, model.frame_in.weight],
                                 retain_graph=True)
     assert all(g is not None and torch.isfinite(g).all() and g.abs().sum() > 0 for g in grads)
+    params = [p for p in model.parameters() if p.requires_grad]
+    every = torch.autograd.grad(loss, params, retain_graph=True, allow_unused=True)
+    assert all(g is None or torch.isfinite(g).all() for g in every)
     # the first step's contribution: differentiate the 3rd state w.r.t. the 1st
     g1 = torch.autograd.grad(state[1].sum() + cur["char_real"].sum(), states[0][1])[0]
     assert g1.abs().sum() > 0

@@ -41,6 +41,7 @@ from dreamland.schema.physics import KNOCKBACK_DECAY, physics
 # a target within this many game units of its base is a KEEP: the game's float32 sum and ours may
 # differ in the last bits
 KEEP_TOLERANCE = 1e-3
+_AT_REST = 1e-6  # game units/frame added under the knockback's length, far below any real one
 
 
 def _col(fs: tuple[Field, ...], name: str) -> int:
@@ -114,8 +115,9 @@ class CharPriors(nn.Module):
             v = self._game(cur, name)
             self._set(base, name, torch.where(on, torch.sign(v) * (v.abs() - friction).clamp_min(0), v))
         kx, ky = self._game(cur, "vel_attack_x"), self._game(cur, "vel_attack_y")
-        speed = torch.hypot(kx, ky)
-        shrink = torch.where(moving, (speed - KNOCKBACK_DECAY).clamp_min(0) / speed.clamp_min(1e-6), 1.0)
+        # hypot's gradient at (0, 0) is 0/0: self-forcing differentiates through frames at rest
+        speed = torch.sqrt(kx * kx + ky * ky + _AT_REST**2)
+        shrink = torch.where(moving, (speed - KNOCKBACK_DECAY).clamp_min(0) / speed, 1.0)
         self._set(base, "vel_attack_x", kx * shrink)
         self._set(base, "vel_attack_y", ky * shrink)
 
