@@ -83,6 +83,23 @@ def test_the_bonus_is_only_on_the_leaders_table_action(real_window, action_table
     assert torch.equal(cat[..., :2, :].sum(-1), picked)
 
 
+def test_the_heads_read_the_proposal_only_with_lookup_to_heads(real_window, action_table):
+    """With `lookup_to_heads` a leader's heads change when the table proposes another action;
+    without it they do not read the proposal at all."""
+    enc = encode(real_window)
+    inputs, controllers, _ = prepare_window(enc)
+    for to_heads in (False, True):
+        model = make_tiny_lookup(action_table, lookup_to_heads=to_heads)
+        with torch.no_grad():
+            out = model(inputs, controllers)["char"]
+            model.lookup.actions.copy_((model.lookup.actions + 1) % (model.lookup.top + 1))
+            model.lookup.back_actions.copy_((model.lookup.back_actions + 1) % (model.lookup.top + 1))
+            moved = model(inputs, controllers)["char"]
+        real = split(model.char_part, moved - out)
+        changed = (real.mode.abs() + real.delta.abs().unsqueeze(-1)).sum((-1, -2))[..., :2] > 0
+        assert bool(changed.any()) == to_heads
+
+
 def test_the_table_travels_with_the_checkpoint(action_table, tmp_path):
     model = make_tiny_lookup(action_table)
     save(tmp_path / "ck", model)
@@ -95,6 +112,8 @@ def test_the_table_travels_with_the_checkpoint(action_table, tmp_path):
 def test_table_and_config_errors(action_table):
     with pytest.raises(ConfigError, match="needs action_lookup"):
         preset("tiny", lookup_keys=10)
+    with pytest.raises(ConfigError, match="lookup_to_heads needs action_lookup"):
+        preset("tiny", lookup_to_heads=True)
     with pytest.raises(ConfigError, match="lookup_back_keys must be an integer"):
         preset("tiny", action_lookup=True, lookup_back_keys=-1)
     model = make_tiny_lookup(action_table)

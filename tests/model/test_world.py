@@ -53,8 +53,9 @@ def test_window_forward_equals_frame_by_frame_step(real_window):
 
 @pytest.mark.parametrize("structure", [{}, {"rule_priors": True, "absent_inputs": True},
                                        {"rule_priors": True, "velocity_rules": True},
-                                       {"rule_priors": True, "action_lookup": True}],
-                         ids=["plain", "priors", "physics", "lookup"])
+                                       {"rule_priors": True, "action_lookup": True},
+                                       {"rule_priors": True, "action_lookup": True, "lookup_to_heads": True}],
+                         ids=["plain", "priors", "physics", "lookup", "lookup-heads"])
 def test_step_function_matches_teacher_forced_window(real_window, structure, action_table):
     """The store-valued `step` on real frames gives the frames `predict_window` decodes from the
     window forward: one decoding, two paths (with and without the game's rules as priors, with
@@ -161,7 +162,7 @@ def test_gradients_flow_through_three_steps(real_window, structure, action_table
     if structure == "plain":
         model = make_tiny(4).train()
     else:
-        model = make_tiny_lookup(action_table, 4, rule_priors=True, velocity_rules=True).train()
+        model = make_tiny_lookup(action_table, 4, rule_priors=True, velocity_rules=True, lookup_to_heads=True).train()
     enc = encode(real_window)
     inputs, controllers, targets = prepare_window(enc)
     state = model.allocate_state(controllers.shape[0])

@@ -80,6 +80,10 @@ class ModelConfig:
     action_lookup: bool = False
     lookup_keys: int = 0
     lookup_back_keys: int = 0
+    # With `action_lookup`, the heads also read the table's proposal (an embedding of the proposed
+    # action and of what the table knew, added to each leader's slot encoding), so that the
+    # continuous heads move the character the way the proposed action does.
+    lookup_to_heads: bool = False
     # The loss's weight of frames where a value changes (`loss_event_weight`, set by training).
     # A weighted cross-entropy multiplies each change's odds by it; decoding divides them back
     # out, so that a change is predicted only when it is likelier than keeping the value.
@@ -115,6 +119,8 @@ class ModelConfig:
                 raise ConfigError(f"model config: {name} must be an integer >= 0, got {v!r}")
             if v and not self.action_lookup:
                 raise ConfigError(f"model config: {name} is the size of the action table: it needs action_lookup")
+        if self.lookup_to_heads and not self.action_lookup:
+            raise ConfigError("model config: lookup_to_heads needs action_lookup (the proposal is the table's)")
         if self.velocity_rules and not self.rule_priors:
             raise ConfigError("model config: velocity_rules needs rule_priors (the velocities' rules are priors)")
         if not 0.0 <= float(self.dropout) < 1.0:

@@ -49,7 +49,7 @@ def _initial_bonus(vocab: int) -> Tensor:
 class ActionLookup(nn.Module):
     """Encoded frame + next controllers -> an additive bonus on a character part's head outputs."""
 
-    def __init__(self, part: Part, n_keys: int, n_back: int):
+    def __init__(self, part: Part, n_keys: int, n_back: int, d_slot: int = 0):
         super().__init__()
         cat = part.cat
         self.action = _col(cat, "action")
@@ -63,6 +63,13 @@ class ActionLookup(nn.Module):
                                ("back_actions", n_back, torch.int16), ("back_shares", n_back, torch.uint8)):
             self.register_buffer(name, torch.zeros(n, dtype=dtype))
         self.bonus = nn.Parameter(_initial_bonus(self.top + 1))
+        # With `d_slot`, the heads also read the proposal (ModelConfig.lookup_to_heads): the
+        # velocity and flag heads then know which action the bonus will most likely pick.
+        self.proposed = nn.Embedding(self.top + 1, d_slot) if d_slot else None
+        self.known = nn.Embedding(3, d_slot) if d_slot else None
+        for emb in (self.proposed, self.known):
+            if emb is not None:
+                nn.init.normal_(emb.weight, std=0.02)
 
     @torch.no_grad()
     def fill(self, table: ActionTable) -> None:
@@ -94,10 +101,17 @@ class ActionLookup(nn.Module):
         kind = torch.where(found, EXACT, torch.where(found_back, BACK_OFF, UNKNOWN))
         return nxt, kind, (share * N_SHARE_BINS // 256).clamp(max=N_SHARE_BINS - 1)
 
-    def forward(self, enc: dict[str, Tensor], controllers: Tensor, like: Tensor) -> Tensor:
+    def slot_features(self, proposal: tuple[Tensor, Tensor, Tensor], like: Tensor) -> Tensor:
+        """(..., 4, d_slot) the proposal as the leaders' slots add it (followers: 0), like `like`."""
+        nxt, kind, _ = proposal
+        leaders = (self.proposed(nxt) + self.known(kind)).to(like.dtype)
+        return F.pad(leaders, (0, 0, 0, like.shape[-2] - N_LEADERS))
+
+    def forward(self, enc: dict[str, Tensor], controllers: Tensor, like: Tensor,
+                proposal: tuple[Tensor, Tensor, Tensor] | None = None) -> Tensor:
         """(..., 4, n_out) bonus, shaped and typed like the part's head output `like`: nonzero only
         at the table's action of each leader."""
-        nxt, kind, share = self.proposal(enc, controllers)
+        nxt, kind, share = self.proposal(enc, controllers) if proposal is None else proposal
         changes = (nxt != enc["char_cat"][..., :N_LEADERS, self.action].long()).long()
         value = self.bonus[kind, changes, share].to(like.dtype)
         leaders = like.new_zeros(like.shape[:-2] + (N_LEADERS, like.shape[-1]))

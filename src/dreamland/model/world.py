@@ -174,7 +174,8 @@ class WorldModel(nn.Module):
                                   self.char_part.n_out)
         self.item_head = SlotHead(c.d_model, c.d_item, self.item_slots, c.d_head_item, c.head_layers,
                                   self.item_part.n_out)
-        self.lookup = ActionLookup(self.char_part, c.lookup_keys, c.lookup_back_keys) if c.action_lookup else None
+        self.lookup = (ActionLookup(self.char_part, c.lookup_keys, c.lookup_back_keys,
+                                    c.d_char if c.lookup_to_heads else 0) if c.action_lookup else None)
         self.rules = Rules(config, spec)
 
     # ------------------------------------------------------------------ pieces
@@ -201,9 +202,13 @@ class WorldModel(nn.Module):
 
     def heads(self, h: Tensor, char: Tensor, item: Tensor, enc: dict[str, Tensor], controllers: Tensor) -> dict[str, Tensor]:
         """The heads' outputs for the next frame (the action table's bonus added, with a lookup)."""
+        if self.lookup is None:
+            return {"char": self.char_head(h, char), "item": self.item_head(h, item)}
+        proposal = self.lookup.proposal(enc, controllers)
+        if self.lookup.proposed is not None:
+            char = char + self.lookup.slot_features(proposal, char)
         out = self.char_head(h, char)
-        if self.lookup is not None:
-            out = out + self.lookup(enc, controllers, out)
+        out = out + self.lookup(enc, controllers, out, proposal)
         return {"char": out, "item": self.item_head(h, item)}
 
     # ------------------------------------------------------------------ window / step
