@@ -32,10 +32,7 @@ def test_keyboard_in_the_page_moves_player_1_and_bad_messages_do_not_stop_the_ga
     with ServerThread(game) as srv, sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
-            page = browser.new_page()
-            errors = []
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(srv.url)
+            page, errors = _open(browser, srv.url)
             page.wait_for_function("Number(document.getElementById('frame').textContent) > 10", timeout=20000)
             # the inspector lists the fields the server declared
             assert page.locator("#p0-x").count() == 1 and page.locator("#p0-action_name").count() == 1
@@ -92,15 +89,21 @@ def _launch(pw):
     return pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
 
 
+def _open(browser, url: str):
+    """A new page on `url` and the list its script errors are collected into."""
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(url)
+    return page, errors
+
+
 def test_the_drawn_pose_follows_the_action_category():
     game = GameLoop("toy", "battlefield", ("marth", "jigglypuff"), slots=("idle", "idle"), torch_threads=None)
     with ServerThread(game) as srv, sync_api.sync_playwright() as pw:
         browser = _launch(pw)
         try:
-            page = browser.new_page()
-            errors = []
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(srv.url)
+            page, errors = _open(browser, srv.url)
             page.wait_for_function("window.dreamlandPoses[0] === 'stand'", timeout=20000)
             page.select_option("#slot0", "keyboard")
             page.wait_for_function("document.getElementById('slot0').value === 'keyboard'")
@@ -126,10 +129,7 @@ def test_replay_ghost_divergence_take_over_and_session_playback(replay_file):
     with ServerThread(game) as srv, sync_api.sync_playwright() as pw:
         browser = _launch(pw)
         try:
-            page = browser.new_page()
-            errors = []
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(srv.url)
+            page, errors = _open(browser, srv.url)
             # the ghost and the divergence plot
             page.wait_for_function("(window.dreamlandDivergence || 0) > 20", timeout=20000)
             assert page.locator("#replaybox").is_visible()
@@ -172,10 +172,7 @@ def test_a_replay_picked_on_the_page_shows_the_ghost_and_leaving_it_brings_the_l
     with ServerThread(game) as srv, sync_api.sync_playwright() as pw:
         browser = _launch(pw)
         try:
-            page = browser.new_page()
-            errors = []
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(srv.url)
+            page, errors = _open(browser, srv.url)
             page.wait_for_function("window.dreamlandReplays === 2", timeout=20000)
             assert page.locator("#replaybox").is_hidden()  # a live game: no ghost
             # the list says what each game is; the filter narrows it
