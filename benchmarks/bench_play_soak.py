@@ -8,9 +8,9 @@ Runs the real `GameLoop` (the server's loop: model in a worker thread, absolute 
 spectator client with a one-frame mailbox) with two bots, and reports frame time p50 / p99 / max,
 late and skipped frames, and the process's resident memory at the start and the end (sampled
 every 10 s, so growth shows). `--preset NAME` steps an untrained model of that size (frame time
-does not depend on the weights); `--stepper` takes anything `resolve_stepper` takes (a checkpoint
+does not depend on the weights); `--stepper` takes anything `load_stepper` takes (a checkpoint
 folder, "toy" for the physics toy; default: the model shipped with dreamland). `--compile` and
-`--dtype` choose how the model steps (model.step.Stepper). The summary is printed as JSON and
+`--dtype` choose how the model steps (model.stepper.CompiledStep). The summary is printed as JSON and
 written to `--out` when given.
 
 Targets (issue 7): zero late frames at p99 (frame time p99 below 16.7 ms), memory flat.
@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)  # before compiling: AOTInductor fixes its thread pool
     if args.preset:
         from dreamland.model.config import preset
-        from dreamland.model.step import ModelStepper
+        from dreamland.model.stepper import ModelStepper
         from dreamland.model.world import WorldModel
 
         stepper = ModelStepper(WorldModel(preset(args.preset)), context=10, compile=args.compile or False,
@@ -67,11 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     elif args.stepper == "toy" or not (args.compile or args.dtype):
         stepper = args.stepper
     else:
-        from dreamland.model.checkpoint import default_checkpoint
-        from dreamland.model.step import load_stepper
+        from dreamland.steppers.load import load_stepper
 
-        stepper = load_stepper(str(args.stepper or default_checkpoint()), compile=args.compile or False,
-                               dtype=args.dtype)
+        stepper = load_stepper(args.stepper, compile=args.compile or False, dtype=args.dtype)
     proc = psutil.Process()
     game = GameLoop(stepper, args.stage, args.characters.split(","), slots=tuple(args.bots.split(",")),
                     fps=args.fps, timer_frames=10**9, torch_threads=args.threads or None)

@@ -36,12 +36,12 @@ def real_presses(model, store, games, k: int) -> dict:
     from dreamland.data.encoding import encode
     from dreamland.data.windows import Gather
     from dreamland.model.heads import CHAR, split
-    from dreamland.model.step import prepare_window
-    from dreamland.play.state import player_col
+    from dreamland.model.window import prepare_window
+    from dreamland.data.frame import player_column
     from dreamland.schema.actions import Action
     from dreamland.schema.controller import BUTTON_BITS
 
-    g, col = player_col("action")
+    g, col = player_column("action")
     jump_bits = BUTTON_BITS["X"] | BUTTON_BITS["Y"]
     found: dict[str, list[int]] = {"jump": [], "stick": []}
     for game in games:
@@ -80,12 +80,12 @@ def real_presses(model, store, games, k: int) -> dict:
 
 
 def jump_presses_by_stand_age(store) -> dict:
-    from dreamland.play.state import player_col
+    from dreamland.data.frame import player_column
     from dreamland.schema.actions import Action
     from dreamland.schema.controller import BUTTON_BITS
 
-    g, col = player_col("action")
-    ga, ca = player_col("state_age")
+    g, col = player_column("action")
+    ga, ca = player_column("state_age")
     bits = BUTTON_BITS["X"] | BUTTON_BITS["Y"]
     out: dict = {}
     for lo, hi in ((0, 20), (20, 60), (60, 10**6)):
@@ -104,11 +104,11 @@ def jump_presses_by_stand_age(store) -> dict:
 def first_actionable(store) -> dict:
     from collections import Counter
 
-    from dreamland.play.state import player_col
+    from dreamland.data.frame import player_column
     from dreamland.schema.actions import action_name
 
-    g, col = player_col("action")
-    ga, ca = player_col("state_age")
+    g, col = player_column("action")
+    ga, ca = player_column("state_age")
     offsets = store.index["actionable_offset"].to_numpy()
     actions, ages = Counter(), []
     for game in range(len(store)):
@@ -156,7 +156,7 @@ def main() -> None:
 
     from dreamland.data.store import Store
     from dreamland.model.checkpoint import default_checkpoint
-    from dreamland.model.step import load_stepper
+    from dreamland.steppers.load import load_stepper
 
     torch.set_num_threads(1)
     checkpoint = args.checkpoint or str(default_checkpoint())

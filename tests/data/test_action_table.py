@@ -9,8 +9,8 @@ from dreamland.data import layout
 from dreamland.data.encoding import encode_controller, to_torch
 from dreamland.data.windows import Gather
 from dreamland.data.action_table import ActionTable, input_class, run_age
-from dreamland.evaluate.baselines import ConstantVelocityStepper, LookupStepper
-from dreamland.evaluate.stepper import frame_at
+from dreamland.steppers.baselines import ConstantVelocityStepper, LookupStepper
+from dreamland.data.frame import frame_at
 from dreamland.schema.controller import BUTTON_BITS
 
 ACTION = layout.PLAYER_GROUPS[2].index("action")

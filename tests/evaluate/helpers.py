@@ -7,7 +7,7 @@ import numpy as np
 from dreamland.data import layout
 from dreamland.data.items import MAX_ITEM_SLOTS
 from dreamland.data.windows import Gather
-from dreamland.evaluate.stepper import frame_at
+from dreamland.data.frame import frame_at
 from dreamland.schema.actions import Action
 from dreamland.schema.stages import FINAL_DESTINATION
 

@@ -196,7 +196,7 @@ def test_eval_command_bad_input(small_store, tmp_path, capsys):
     # the lookup evaluated as the model needs training games it does not evaluate
     assert _run(["eval", "lookup", "--store", str(small_store.path), "--split", "all", "--out", out, "-q"]) == 2
     err = capsys.readouterr().err
-    assert "lookup: cannot be built here" in err and len(err.strip().splitlines()) == 1
+    assert "lookup: the lookup baseline counts its table" in err and len(err.strip().splitlines()) == 1
 
 
 class _ObedientStepper:

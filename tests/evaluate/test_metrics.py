@@ -7,7 +7,7 @@ import pytest
 
 from dreamland.data import layout
 from dreamland.evaluate import metrics as M
-from dreamland.evaluate.baselines import ConstantVelocityStepper, HoldStepper
+from dreamland.steppers.baselines import ConstantVelocityStepper, HoldStepper
 from dreamland.evaluate.rollout import Trajectory, rollout, rollout_batch
 from dreamland.evaluate.starts import choose_starts
 from dreamland.schema.actions import Action

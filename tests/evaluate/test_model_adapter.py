@@ -8,7 +8,7 @@ import json
 import torch
 
 from dreamland.evaluate.run import HORIZONS, evaluate, load_metrics
-from dreamland.model.step import ModelStepper
+from dreamland.model.stepper import ModelStepper
 
 
 def _tiny_model():

@@ -10,7 +10,7 @@ from dreamland.evaluate.compare import collect, compare, format_table
 from dreamland.evaluate.report import render_html
 from dreamland.evaluate.rollout import rollout_batch
 from dreamland.evaluate import metrics as M
-from dreamland.evaluate.baselines import ConstantVelocityStepper, HoldStepper
+from dreamland.steppers.baselines import ConstantVelocityStepper, HoldStepper
 from dreamland.evaluate.run import FORMAT, FORMAT_VERSION, write_report
 from tests.evaluate.helpers import straight_line
 

@@ -11,7 +11,7 @@ import torch
 from dreamland.data.encoding import encode
 from dreamland.model import checkpoint as ck
 from dreamland.model.checkpoint import CheckpointError
-from dreamland.model.step import prepare_window
+from dreamland.model.window import prepare_window
 
 from .conftest import make_tiny
 

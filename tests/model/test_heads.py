@@ -8,7 +8,7 @@ import torch
 from dreamland.data.encoding import SPEC, encode
 from dreamland.model.config import ConfigError
 from dreamland.model.heads import CHAR, DELTA, ITEM, KEEP, SET, ZERO, LossConfig, loss_keys, real_targets
-from dreamland.model.step import prepare_window, window_loss
+from dreamland.model.window import prepare_window, window_loss
 from dreamland.schema import Kind, Role
 
 from .conftest import make_tiny

@@ -14,7 +14,7 @@ from dreamland.data.windows import Gather
 from dreamland.model.checkpoint import load, save
 from dreamland.model.config import preset
 from dreamland.model.heads import split
-from dreamland.model.step import predict_window, prepare_window
+from dreamland.model.window import predict_window, prepare_window
 from dreamland.schema.actions import UNKNOWN_ACTION
 
 from .conftest import make_tiny_lookup

@@ -15,7 +15,7 @@ from dreamland.data.store import Store, pack
 from dreamland.data.windows import Gather
 from dreamland.model.heads import KEEP, N_MODES, Base, part_losses, real_targets, split
 from dreamland.model.priors import KEEP_TOLERANCE
-from dreamland.model.step import loss_from_heads, prepare_window
+from dreamland.model.window import loss_from_heads, prepare_window
 
 from .conftest import WINDOW, make_tiny
 

@@ -16,7 +16,8 @@ from dreamland.data.encoding import encode_controller
 from dreamland.model.bench import synthetic_frame
 from dreamland.model.heads import DELTA, KEEP, SET, ZERO, split
 from dreamland.model.rules import FLOOR_DIP, FLOOR_SPAN, TOP_SLACK
-from dreamland.model.step import encode_state, frame_at, step
+from dreamland.data.frame import frame_at
+from dreamland.model.step import encode_state, step
 from dreamland.schema import Role
 from dreamland.schema import actions as A
 from dreamland.schema.characters import NANA_INTERNAL, POPO_INTERNAL
@@ -300,7 +301,7 @@ def test_real_games_keep_the_floor_rule(small_store):
     rule changes none, or a handful), while the games do dip below the floor."""
     from dreamland.data.encoding import encode, to_torch
     from dreamland.data.windows import Gather
-    from dreamland.model.step import prepare_window
+    from dreamland.model.window import prepare_window
 
     rules = make_tiny().rules
     changed = total = dipped = 0

@@ -9,17 +9,10 @@ import torch
 from dreamland.data.encoding import decode, encode
 from dreamland.model.config import PRESETS, ConfigError, preset
 from dreamland.model.rules import age_rule_window
-from dreamland.model.step import (
-    STATE_KEYS,
-    Stepper,
-    first_frames,
-    frame_at,
-    predict_window,
-    prepare_window,
-    seed,
-    step,
-    step_encoded,
-)
+from dreamland.data.frame import first_frames, frame_at
+from dreamland.model.step import STATE_KEYS, seed, step, step_encoded
+from dreamland.model.stepper import CompiledStep
+from dreamland.model.window import predict_window, prepare_window
 from dreamland.model.world import WorldModel, count_parameters
 
 from .conftest import make_tiny, make_tiny_lookup
@@ -138,7 +131,7 @@ def test_age_rule_window_matches_sequential_rule(real_window):
 def test_no_grad_step_builds_no_graph_and_keeps_strides(real_window):
     model = make_tiny(3)
     frames = {k: v for k, v in real_window.items()}
-    stepper = Stepper(model)
+    stepper = CompiledStep(model)
     with torch.no_grad():
         state, frame = seed(model, first_frames(frames, 5))
     strides = [s.stride() for s in state]
@@ -219,7 +212,7 @@ def test_compiled_step_never_recompiles(real_window):
     import torch._dynamo
 
     model = make_tiny(5)
-    stepper = Stepper(model, compile="inductor")
+    stepper = CompiledStep(model, compile="inductor")
     stepper._backend = "eager"
     enc = encode(real_window)
     torch._dynamo.reset()
@@ -254,7 +247,7 @@ def test_aot_tuned_step_computes_the_eager_step(real_window):
         state0, _ = seed(model, first_frames(real_window, 5))
     runs = {}
     for mode in (False, "aot-tuned"):
-        stepper = Stepper(model, compile=mode)
+        stepper = CompiledStep(model, compile=mode)
         state, frame, frames = tree_map(torch.clone, state0), frame_at(real_window, 4), []
         for t in range(5, 13):
             state, frame = stepper(state, frame, enc["controller"][:, t])

@@ -7,10 +7,10 @@ import time
 
 import torch
 
-from dreamland.play.state import player_col
+from dreamland.data.frame import player_column
 
-X = player_col("x")[1]
-Y = player_col("y")[1]
+X = player_column("x")[1]
+Y = player_column("y")[1]
 
 
 class ScriptedStepper:

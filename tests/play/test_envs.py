@@ -35,3 +35,30 @@ def test_vector_env_steps_many_games_in_one_batch():
         if i == 49:
             assert trunc.all() and "final_obs" in infos
     assert (env.core.rules.frame == 10).all() and (calls0 == 0).all()
+
+
+def test_a_vector_env_steps_its_games_as_play_sessions_do():
+    """The same inputs through one 3-game vector env and through three play sessions (the shipped
+    model, the play rules) give the same frames: batching changes nothing a player sees."""
+    import torch
+
+    from dreamland.play import Session
+    from dreamland.play.state import N_CONTROLLER
+
+    n, frames = 3, 30
+    env = MeleeVectorEnv(n, opponent="idle")
+    env.reset(seed=0)
+    actions = np.random.default_rng(0).random((frames, n, N_CONTROLLER)).astype(np.float32)
+    actions[..., 5:] = actions[..., 5:] > 0.8  # buttons pressed now and then
+    for a in actions:
+        env.step(a)
+    for i in range(n):
+        session = Session(stage=env.stage, characters=env.characters)
+        for a in actions:
+            session.step(torch.from_numpy(a[i]), None)
+        for k, want in session.tensors.items():
+            got = env.core.frame[k][i : i + 1]
+            if want.dtype.is_floating_point:
+                torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-3, msg=f"{k}, game {i}")
+            else:
+                assert torch.equal(got, want), f"{k}, game {i}"

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from dreamland.play import facts
-from dreamland.play.state import player_col
+from dreamland.data.frame import player_column
 from dreamland.schema import stages as S
 
 GAMES = [
@@ -19,11 +19,11 @@ def test_facts_match_corpus(name, replay_file):
     from dreamland.play.replay import load_replay
 
     game = load_replay(path)
-    g, ja = player_col("action")
+    g, ja = player_column("action")
     act = game.frames[f"player_{g}"][..., ja].astype(int)  # (T, 2)
-    gx, jx = player_col("x")
-    gy, jy = player_col("y")
-    gh, jh = player_col("hurtbox")
+    gx, jx = player_column("x")
+    gy, jy = player_column("y")
+    gh, jh = player_column("hurtbox")
     x, y = game.frames[f"player_{gx}"][..., jx], game.frames[f"player_{gy}"][..., jy]
     hurt = game.frames[f"player_{gh}"][..., jh]
     checked = 0
@@ -45,7 +45,7 @@ def test_facts_match_corpus(name, replay_file):
             checked += 1
     assert checked >= 1
     # standing on the main stage: its ground id
-    gg, jg = player_col("ground")
+    gg, jg = player_column("ground")
     ground = game.frames[f"player_{gg}"][..., jg]
     standing = (act == 14) & (np.abs(y) < 0.01)
     assert np.bincount(ground[standing].astype(int)).argmax() == facts.GROUND_IDS[game.stage][0]

@@ -5,7 +5,7 @@ import torch
 
 def test_world_model_plugs_into_a_session():
     from dreamland.model.config import preset
-    from dreamland.model.step import ModelStepper
+    from dreamland.model.stepper import ModelStepper
     from dreamland.model.world import WorldModel
     from dreamland.play import ChaseBot, RandomBot, Session
 
@@ -25,10 +25,10 @@ def test_world_model_plugs_into_a_session():
 def test_play_loads_a_checkpoint_compiled_and_in_half_precision_when_asked(tmp_path):
     """`dreamland play --compile aot-tuned --dtype float16` reaches the model's Stepper (the native
     step is built on the first step, which GameLoop takes before the clock starts)."""
-    from dreamland.play.stepper import resolve_stepper
+    from dreamland.steppers.load import load_stepper
 
-    plain = resolve_stepper(None)
-    fast = resolve_stepper(None, compile="aot-tuned", dtype="float16")
+    plain = load_stepper(None)
+    fast = load_stepper(None, compile="aot-tuned", dtype="float16")
     assert plain._step.mode == "eager" and plain.model.dtype == torch.float32
     assert fast._step.mode == "aot-tuned" and fast._step.model.dtype == torch.float16
     assert fast.model.dtype == torch.float32  # the loaded model is untouched; the step has a copy

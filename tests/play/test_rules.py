@@ -47,9 +47,9 @@ def test_top_blast_zone_needs_a_damage_state():
         st = s.step()
         assert not st.events
     # in a damage state it is a KO
-    from dreamland.play.state import player_col
+    from dreamland.data.frame import player_column
 
-    g, j = player_col("action")
+    g, j = player_column("action")
     s.core.frame[f"player_{g}"][0, 0, j] = 88  # DAMAGE_FLY_NEUTRAL
     st = s.step()
     assert st.events and st.events[0] == {"type": "ko", "player": 0}
@@ -77,9 +77,9 @@ def test_timer_ends_the_game_lower_percent_wins():
     s = Session(ScriptedStepper(), "battlefield", ("fox", "falco"), timer_frames=30)
     s.reset()
     pct = s.core.frame["player_real"]
-    from dreamland.play.state import player_col
+    from dreamland.data.frame import player_column
 
-    pct[0, 1, player_col("percent")[1]] = 50.0
+    pct[0, 1, player_column("percent")[1]] = 50.0
     for _ in range(29):
         st = s.step()
         assert not st.game_over
@@ -92,9 +92,9 @@ def test_model_stock_changes_are_overwritten():
     class Liar(ScriptedStepper):
         def step(self, model_state, game_state, controllers):
             ms, g = super().step(model_state, game_state, controllers)
-            from dreamland.play.state import player_col
+            from dreamland.data.frame import player_column
 
-            gname, j = player_col("stocks")
+            gname, j = player_column("stocks")
             g[f"player_{gname}"][:, :, j] = 1
             return ms, g
 
@@ -109,9 +109,9 @@ def test_batched_rules_only_touch_the_games_that_cross():
     from dreamland.play.core import BatchedCore
 
     core = BatchedCore(ScriptedStepper(dx=-30.0), 3, "battlefield", ("fox", "fox"))
-    from dreamland.play.state import player_col
+    from dreamland.data.frame import player_column
 
-    g, j = player_col("x")
+    g, j = player_column("x")
     core.frame[f"player_{g}"][1:, 0, j] = 0.0  # games 1, 2 start in the middle
     core.frame[f"player_{g}"][0, 0, j] = -200.0
     core.step(torch.full((3, 2, 17), 0.5))

@@ -5,7 +5,7 @@ import torch
 
 from dreamland.play import ChaseBot, Controller, RandomBot, Session
 from dreamland.play import facts
-from dreamland.play.state import player_col
+from dreamland.data.frame import player_column
 from dreamland.schema import stages as S
 
 
@@ -72,7 +72,7 @@ def test_reset_from_a_replay_frame(replay_file):
     s = Session("toy")
     st = s.reset(replay=path, frame=600)
     row = game.index_of(600)
-    gx, jx = player_col("x")
+    gx, jx = player_column("x")
     assert st.stage == S.BATTLEFIELD
     assert st.players[0].x == pytest.approx(float(game.frames[f"player_{gx}"][row, 0, jx]))
     assert [p.character_name for p in st.players] == ["Sheik", "Falco"]

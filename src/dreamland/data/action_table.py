@@ -5,7 +5,7 @@ a set of games, count for every (character, action, frames since it began, input
 most often comes next. The input is a coarse class of the controller of the frame to predict
 (`input_class`: the main stick's direction among 9, and whether A, B, a jump button, a shield, Z or
 the C-stick is pressed). Where a key was never counted the table backs off to (character, action,
-age) without the input, then holds the action. The lookup baseline (`evaluate.baselines`) steps
+age) without the input, then holds the action. The lookup baseline (`steppers.baselines`) steps
 with it, and a model with `action_lookup` starts its action head from it (model/lookup.py).
 """
 

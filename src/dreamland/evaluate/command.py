@@ -20,7 +20,7 @@ from dreamland.arguments import add_split_arguments, int_at_least, split_spec
 from dreamland.evaluate.errors import EvaluationError
 
 if TYPE_CHECKING:  # the stepper module pulls in torch, which `dreamland --help` need not load
-    from dreamland.evaluate.stepper import Stepper
+    from dreamland.steppers.protocol import Stepper
 
 
 def _horizons(text: str) -> tuple[int, ...]:
@@ -144,33 +144,18 @@ def _decode_with_event_weight(stepper, weight: float) -> None:
     rules.log_event_weight = math.log(weight)
 
 
-def stepper_for_checkpoint(checkpoint: str | Path | None, device: str = "cpu") -> Stepper:
-    """A stepper for CHECKPOINT: a baseline name, a checkpoint file/folder read by the world
-    model's loader, or None for the model shipped with dreamland (one-line `EvaluationError`
-    when missing or foreign)."""
-    from dreamland.evaluate.baselines import CHECKPOINT_SPELLINGS, make_baseline
-    from dreamland.evaluate.stepper import check_stepper
+def stepper_for_checkpoint(checkpoint: str | Path | None, device: str = "cpu") -> "Stepper | str":
+    """The stepper CHECKPOINT names (`steppers.load.load_stepper`: a checkpoint folder, or None
+    for the model shipped with dreamland), or a baseline's name as given, which `evaluate` builds
+    once the store is known (the lookup counts its table over it). One-line `EvaluationError`."""
     from dreamland.model.checkpoint import CheckpointError
-    from dreamland.model.step import load_stepper
+    from dreamland.steppers.baselines import baseline_name
+    from dreamland.steppers.load import load_stepper
 
-    text = str(_shipped_model() if checkpoint is None else checkpoint)
-    if text in CHECKPOINT_SPELLINGS:
-        return make_baseline(text)
-    path = Path(text)
-    if not path.exists():
-        raise EvaluationError(f"{text}: no such checkpoint (give a checkpoint file or folder, or a baseline: "
-                              f"{', '.join(CHECKPOINT_SPELLINGS)})")
+    if checkpoint is not None and baseline_name(str(checkpoint)):
+        return str(checkpoint)
     try:
-        return check_stepper(load_stepper(str(path), device), text)
-    except CheckpointError as exc:
-        raise EvaluationError(str(exc)) from None
-
-
-def _shipped_model() -> Path:
-    from dreamland.model.checkpoint import CheckpointError, default_checkpoint
-
-    try:
-        return default_checkpoint()
+        return load_stepper(checkpoint, device=device)
     except CheckpointError as exc:
         raise EvaluationError(str(exc)) from None
 
@@ -181,7 +166,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     from dreamland.data.store import Store, StoreError
     from dreamland.evaluate.run import DEFAULT_CONTEXT, evaluate, store_from_replays
-    from dreamland.evaluate.baselines import CHECKPOINT_SPELLINGS
+    from dreamland.steppers.baselines import baseline_name
 
     log = (lambda s: None) if args.quiet else (lambda s: print(s, file=sys.stderr, flush=True))
     if args.threads:
@@ -197,7 +182,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
                       out_dir=args.out, tolerance=args.tolerance, batch_size=args.batch_size,
                       teacher_forced=args.teacher_forced, probe=args.probe,
                       trajectories=args.trajectories, device=args.device, log=log)
-        name = args.checkpoint.replace("-", "_") if args.checkpoint in CHECKPOINT_SPELLINGS else "model"
+        name = (args.checkpoint and baseline_name(args.checkpoint)) or "model"
         if args.replays:
             with store_from_replays(args.replays, workers=args.workers, log=log) as (store, info):
                 games = store.games_in("all", eligible_only=False)

@@ -6,10 +6,10 @@ from __future__ import annotations
 from html import escape
 from pathlib import Path
 
-from dreamland.evaluate.baselines import BASELINE_NAMES
 from dreamland.evaluate.errors import EvaluationError
 from dreamland.evaluate.run import load_metrics
 from dreamland.evaluate.svg import PALETTE, STEPPER_COLORS, line_chart
+from dreamland.steppers.baselines import BASELINE_NAMES
 
 FIGURES = (("pos_mae", "position MAE (units)", True), ("action_acc", "action accuracy", False),
            ("action_change_acc", "action-change accuracy", False))

@@ -15,10 +15,10 @@ from collections import defaultdict
 import numpy as np
 
 from dreamland.data import layout
-from dreamland.evaluate.baselines import BASELINE_NAMES
 from dreamland.evaluate.rollout import RolloutResult, Trajectory
 from dreamland.schema import actions
 from dreamland.schema.actions import ActionCategory, FIRST_SPECIAL_ACTION
+from dreamland.steppers.baselines import BASELINE_NAMES
 
 REAL = layout.PLAYER_GROUPS[0]
 SMALL = layout.PLAYER_GROUPS[1]

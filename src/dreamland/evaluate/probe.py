@@ -32,10 +32,10 @@ from dreamland.evaluate.errors import EvaluationError
 from dreamland.evaluate.metrics import AIRBORNE, X, Y, _num
 from dreamland.evaluate.rollout import RolloutResult, rollout
 from dreamland.evaluate.starts import Starts, choose_starts
-from dreamland.evaluate.stepper import Stepper
 from dreamland.schema import actions
 from dreamland.schema.actions import Action, ActionCategory
 from dreamland.schema.controller import BUTTON_BITS
+from dreamland.steppers.protocol import Stepper
 
 PROBE_FRAMES = 20
 PROBES = ("jump", "shield", "left", "right", "attack")

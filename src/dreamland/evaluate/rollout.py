@@ -19,12 +19,13 @@ import torch
 
 from dreamland.data import layout
 from dreamland.data.encoding import encode_controller, to_torch
+from dreamland.data.frame import FRAME_KEYS, TIMELESS, Frame, frame_at
 from dreamland.data.items import MAX_ITEM_SLOTS
 from dreamland.data.store import Store
 from dreamland.data.windows import Gather
 from dreamland.evaluate.errors import EvaluationError
 from dreamland.evaluate.starts import Starts
-from dreamland.evaluate.stepper import FRAME_KEYS, STATIC_KEYS, Frame, Stepper, frame_at
+from dreamland.steppers.protocol import Stepper
 
 N_REAL = len(layout.PLAYER_GROUPS[0].fields)
 N_SMALL = len(layout.PLAYER_GROUPS[1].fields)
@@ -111,14 +112,14 @@ class RolloutResult:
 
 
 def _numpy_frame(frame: Frame) -> dict[str, np.ndarray]:
-    return {k: frame[k].detach().to("cpu").numpy() for k in FRAME_KEYS if k not in STATIC_KEYS}
+    return {k: frame[k].detach().to("cpu").numpy() for k in FRAME_KEYS if k not in TIMELESS}
 
 
 def _check_frame(frame, reference: Frame) -> None:
     if not isinstance(frame, dict):
         raise EvaluationError(f"the stepper returned {type(frame).__name__}, expected a dict of tensors")
     for k in FRAME_KEYS:
-        if k in STATIC_KEYS:
+        if k in TIMELESS:
             continue
         if k not in frame:
             raise EvaluationError(f"the stepper returned a frame without {k!r}")
@@ -130,7 +131,7 @@ def _check_frame(frame, reference: Frame) -> None:
 
 def seed_of(window: dict[str, torch.Tensor], context: int) -> dict[str, torch.Tensor]:
     """The first K frames of a torch window, with the encoded controllers as `controller`."""
-    seed = {k: (v if k in STATIC_KEYS or v.dim() < 2 else v[:, :context]) for k, v in window.items()}
+    seed = {k: (v if k in TIMELESS or v.dim() < 2 else v[:, :context]) for k, v in window.items()}
     seed["controller"] = encode_controller(seed["controller_sticks"], seed["controller_buttons"][..., 0])
     return seed
 
@@ -160,13 +161,13 @@ def run_batch(stepper: Stepper, batch: dict[str, np.ndarray], context: int, hori
         controllers = real_controllers(window, context)
     controllers = controllers.to(device)
     real = Trajectory.from_frames({k: v[:, context - 1 : t_need] for k, v in batch.items()
-                                   if k not in STATIC_KEYS and np.ndim(v) >= 2}, item_slots)
+                                   if k not in TIMELESS and np.ndim(v) >= 2}, item_slots)
     pred = Trajectory.empty(b, horizon + 1, real.item_exists.shape[-1])
-    pred.put(slice(None), 0, {k: v[:, context - 1] for k, v in batch.items() if k not in STATIC_KEYS and np.ndim(v) >= 2})
+    pred.put(slice(None), 0, {k: v[:, context - 1] for k, v in batch.items() if k not in TIMELESS and np.ndim(v) >= 2})
     nan_values = np.zeros(b, np.int64)
     nan_frames = np.zeros((b, horizon + 1), bool)
     state = stepper.init(seed_of(window, context))
-    frame = frame_at(window, context - 1)
+    frame = frame_at(window, context - 1, keys=FRAME_KEYS + ("present",))
     for t in range(horizon):
         state, nxt = stepper.step(state, frame, controllers[:, t])
         if t == 0:

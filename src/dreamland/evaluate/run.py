@@ -4,7 +4,7 @@
     print(json.dumps(headline(metrics)))
 
 Rollouts, teacher-forced predictions and the controllability probe all go through the stepper
-protocol (`evaluate.stepper`), so the world model and the baselines are measured by the same code
+protocol (`steppers.protocol`), so the world model and the baselines are measured by the same code
 on the same frames. `store_from_replays` turns raw replays into a temporary store first.
 """
 
@@ -26,18 +26,20 @@ import torch
 from dreamland import __version__
 from dreamland.data.store import Store, StoreError
 from dreamland.evaluate import metrics as M
-from dreamland.evaluate.baselines import BASELINE_NAMES, BASELINES  # noqa: F401 - BASELINE_NAMES re-exported
-from dreamland.evaluate.errors import EvaluationError
 from dreamland.evaluate import probe as P
 from dreamland.evaluate import teacher_forced as TF
+from dreamland.evaluate.defaults import DEFAULT_CONTEXT, HORIZONS  # noqa: F401 - re-exported
+from dreamland.evaluate.errors import EvaluationError
 from dreamland.evaluate.rollout import RolloutResult, rollout
 from dreamland.evaluate.starts import Starts, choose_starts
-from dreamland.evaluate.stepper import Stepper, check_stepper
 from dreamland.fsutil import write_text_atomic
+from dreamland.model.checkpoint import CheckpointError
+from dreamland.steppers.baselines import BASELINES
+from dreamland.steppers.load import load_stepper
+from dreamland.steppers.protocol import Stepper, is_stepper
 
 FORMAT = "dreamland-eval"
 FORMAT_VERSION = 1
-from dreamland.evaluate.defaults import DEFAULT_CONTEXT, HORIZONS  # noqa: E402 - re-exported
 Log = Callable[[str], None]
 
 
@@ -45,14 +47,17 @@ def _silent(_: str) -> None:
     pass
 
 
-def _stepper(obj: Any, name: str, store: Store, games: np.ndarray) -> Stepper:
-    if isinstance(obj, type) and hasattr(obj, "for_evaluation"):  # a baseline evaluated as the model
-        obj = obj.for_evaluation(store, games)
-        if obj is None:
-            raise EvaluationError(f"{name}: cannot be built here (no training games besides the evaluated ones)")
-    elif not (hasattr(obj, "init") and hasattr(obj, "step")) and callable(obj):
-        obj = obj()  # a factory
-    stepper = check_stepper(obj, name)
+def _stepper(obj: Any, name: str, store: Store, games: np.ndarray, device: str) -> Stepper:
+    """The evaluated stepper from a stepper, a factory of one, a checkpoint folder or a baseline's
+    name (`steppers.load.load_stepper`; the lookup is counted without `games`)."""
+    if not (is_stepper(obj) or callable(obj) or isinstance(obj, (str, Path))):
+        raise EvaluationError(f"{name}: not a stepper (it needs init(seed) and step(state, frame, controllers))")
+    try:
+        stepper = load_stepper(obj, device=device, store=store, games=games)
+    except CheckpointError as exc:
+        raise EvaluationError(str(exc)) from None
+    if not is_stepper(stepper):
+        raise EvaluationError(f"{name}: not a stepper (it needs init(seed) and step(state, frame, controllers))")
     if isinstance(stepper, torch.nn.Module):
         stepper.eval()
     return stepper
@@ -99,7 +104,7 @@ def _rollout_draws(res: dict[str, RolloutResult], model: str, count: int, seed: 
 
 
 def evaluate(
-    model: Stepper | Callable[[], Stepper] | None,
+    model: Stepper | Callable[[], Stepper] | str | Path | None,
     store: Store,
     games: np.ndarray,
     *,
@@ -118,8 +123,9 @@ def evaluate(
     meta: dict | None = None,
     log: Log = _silent,
 ) -> dict:
-    """Evaluate `model` (a stepper, a factory of one, or None for the baselines alone) and the
-    baselines (`evaluate.baselines`) on the same seeded starts of `games`: rollouts to max(horizons), teacher-forced
+    """Evaluate `model` (a stepper, a factory of one, a checkpoint folder or a baseline's name, or
+    None for the baselines alone) and the
+    baselines (`steppers.baselines`) on the same seeded starts of `games`: rollouts to max(horizons), teacher-forced
     one-step predictions at `teacher_forced` positions, plausibility, the controllability probe at
     `probe` positions (0 skips either). Writes REPORT_DIR/metrics.json
     and REPORT_DIR/report.html when `out_dir` is given; returns the metrics."""
@@ -129,7 +135,7 @@ def evaluate(
         raise EvaluationError(f"horizons must be whole numbers >= 1, got {horizons}")
     out_path = prepare_out_dir(out_dir) if out_dir is not None else None
     games = np.asarray(games, np.int64)
-    steppers = _build_steppers(model, model_name, store, games, log)
+    steppers = _build_steppers(model, model_name, store, games, device, log)
     main = model_name if model is not None else "hold"
 
     roll_starts, tf_pos, probe_pos = _choose_positions(store, games, context, max(horizons), starts,
@@ -176,12 +182,12 @@ def evaluate(
     return metrics
 
 
-def _build_steppers(model: Stepper | Callable[[], Stepper] | None, model_name: str, store: Store,
-                    games: np.ndarray, log: Log) -> dict[str, Stepper]:
+def _build_steppers(model: Stepper | Callable[[], Stepper] | str | Path | None, model_name: str, store: Store,
+                    games: np.ndarray, device: str, log: Log) -> dict[str, Stepper]:
     """The model (when given) first, then every baseline that can be built for `games`."""
     steppers: dict[str, Stepper] = {}
     if model is not None:
-        steppers[model_name] = _stepper(model, model_name, store, games)
+        steppers[model_name] = _stepper(model, model_name, store, games, device)
     for name, baseline in BASELINES.items():
         if name not in steppers:
             tb = time.perf_counter()

@@ -16,7 +16,7 @@ from dreamland.data.store import Store
 from dreamland.evaluate.metrics import teacher_forced_metrics
 from dreamland.evaluate.rollout import RolloutResult, rollout
 from dreamland.evaluate.starts import Starts, choose_starts
-from dreamland.evaluate.stepper import Stepper
+from dreamland.steppers.protocol import Stepper
 
 
 def teacher_forced_positions(store: Store, games: np.ndarray, context: int, count: int, seed: int) -> Starts:

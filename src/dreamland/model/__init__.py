@@ -7,8 +7,10 @@ cheap):
 * `model.world`: `WorldModel(config)` with `forward` (windows) and `step` (one frame)
 * `model.heads`: heads/targets/losses from the schema, `LossConfig`, `loss_keys()`
 * `model.rules`: `Rules` (head outputs -> next frame), `age_rule_window`
-* `model.step`: `step`, `step_encoded`, `Stepper`, `seed`, `prepare_window`, `window_loss`,
-  `loss_from_heads`, `predict_window`, `load_stepper`
+* `model.step`: THE step function (`step`, `step_encoded`) and `seed` (a rollout from real frames)
+* `model.stepper`: `ModelStepper` (the model behind `steppers.protocol`), `CompiledStep`
+* `model.window`: teacher-forced windows: `prepare_window`, `window_loss`, `loss_from_heads`,
+  `predict_window`
 * `model.checkpoint`: `save`, `load`, `load_tensors`, `CheckpointError`
 * `model.bench`: `bench_step`, `model_info`, `format_table`
 * `model.mamba2`: the Mamba-2 block

@@ -1,6 +1,6 @@
 """Step latency and model size: the library behind `dreamland bench step` and `dreamland model info`.
 
-`bench_step` times the full step (encode, model, rules, decode: `model.step.Stepper`) one frame at
+`bench_step` times the full step (encode, model, rules, decode: `model.stepper.CompiledStep`) one frame at
 a time, closed loop (each output frame is the next input, as in play), for each batch size,
 eager and torch.compile'd, beside a plain window re-encoding of the same model: every frame, the
 last K=30 frames are encoded and run through the window forward, and the last position decoded
@@ -21,7 +21,9 @@ import torch
 from dreamland.data import layout
 from dreamland.data.encoding import encode, encode_controller
 from dreamland.model.config import COMPILE_MODES, PRESETS, ModelConfig, preset as get_preset
-from dreamland.model.step import STATE_KEYS, Stepper, blank_state, decode_state
+from dreamland.data.frame import STEP_KEYS, blank
+from dreamland.model.step import STATE_KEYS, decode_state
+from dreamland.model.stepper import CompiledStep
 from dreamland.model.world import WorldModel, count_parameters
 from dreamland.schema.stages import FINAL_DESTINATION
 
@@ -57,7 +59,7 @@ def model_info(config: ModelConfig | str) -> dict[str, Any]:
 
 def synthetic_frame(batch: int, stage: int = FINAL_DESTINATION, item_slots: int = 16) -> dict[str, torch.Tensor]:
     """A plausible start-of-game frame as store values (two characters standing, no items)."""
-    frame = blank_state(batch, item_slots)
+    frame = blank(batch, item_slots, keys=STEP_KEYS)
     R, S, W = layout.PLAYER_GROUPS
     pr, ps, pw = frame["player_real"], frame["player_small"], frame["player_wide"]
     pr[:, 0, R.index("x")], pr[:, 1, R.index("x")] = -60.0, 60.0
@@ -95,7 +97,7 @@ def _stats(times: list[float]) -> dict[str, float]:
 class _Run:
     """One (stepper, batch size) being timed closed loop, a slice at a time."""
 
-    def __init__(self, stepper: Stepper, batch: int, frames: int):
+    def __init__(self, stepper: CompiledStep, batch: int, frames: int):
         self.stepper, self.batch = stepper, batch
         self.ctrl = _controllers(frames, batch)
         self.frame = synthetic_frame(batch, item_slots=stepper.model.item_slots)
@@ -189,7 +191,7 @@ def bench_step(
         }
         runs: list[tuple[str, _Run, float]] = []
         for mode in modes:  # build every variant first (compilation must not overlap timing)
-            stepper = Stepper(model, compile=False if mode == "eager" else mode)
+            stepper = CompiledStep(model, compile=False if mode == "eager" else mode)
             for b in batch_sizes:
                 t0 = time.perf_counter()
                 run = _Run(stepper, b, frames + warmup)

@@ -24,7 +24,7 @@ from typing import Any, Mapping
 
 from dreamland.config import ConfigError  # the project's one configuration error
 
-# How model.step.Stepper may run the step (torch-free here so that the CLI can offer them cheaply).
+# How model.stepper.CompiledStep may run the step (torch-free here so that the CLI can offer them cheaply).
 COMPILE_MODES = ("eager", "aot", "aot-tuned", "inductor")
 WEIGHT_DTYPES = ("float32", "float16", "bfloat16")
 

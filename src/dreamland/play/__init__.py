@@ -14,10 +14,10 @@ from dreamland.play.controller import Button, Controller
 from dreamland.play.core import BatchedCore
 from dreamland.play.session import Session
 from dreamland.play.state import GameState, ItemState, PlayerState
-from dreamland.play.stepper import PhysicsToyStepper, Stepper, resolve_stepper
+from dreamland.play.toy import PhysicsToyStepper
 
 __all__ = [
     "BOTS", "BatchedCore", "Button", "ChaseBot", "Controller", "FunctionBot", "GameState", "IdleBot",
     "ItemState", "PhysicsToyStepper", "PlayerState", "RandomBot", "ReplayInputsBot", "Session",
-    "Stepper", "as_bot", "make_bot", "resolve_stepper",
+    "as_bot", "make_bot",
 ]

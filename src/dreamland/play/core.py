@@ -14,11 +14,11 @@ from typing import Any, Sequence
 import torch
 from torch import Tensor
 
+from dreamland.data.frame import TIMELESS, normalize
 from dreamland.data.items import MAX_ITEM_SLOTS
 from dreamland.play import facts
 from dreamland.play import rules as R
 from dreamland.play.state import (
-    DTYPES,
     GameState,
     empty_frame,
     game_state_view,
@@ -26,9 +26,9 @@ from dreamland.play.state import (
     repeat_as_seed,
     starting_frame,
 )
-from dreamland.play.stepper import Stepper, merge_rows
 from dreamland.schema import characters as C
 from dreamland.schema import stages as S
+from dreamland.steppers.protocol import Stepper, merge_rows
 
 
 def parse_stage(stage: Any) -> int:
@@ -51,17 +51,6 @@ def parse_characters(characters: Sequence[Any]) -> tuple[int, int]:
 
 def _cat(frames: list[dict[str, Tensor]]) -> dict[str, Tensor]:
     return {k: torch.cat([f[k] for f in frames]) for k in frames[0]}
-
-
-def normalize(frame: dict[str, Tensor]) -> dict[str, Tensor]:
-    """Store dtypes, contiguous (what a compiled stepper expects every frame)."""
-    out = {}
-    for k, v in frame.items():
-        if not isinstance(v, Tensor):
-            v = torch.as_tensor(v)
-        dt = DTYPES.get(k)
-        out[k] = (v.to(dt) if dt is not None and v.dtype != dt else v).contiguous()
-    return out
 
 
 # Frames of history a game started at the spawn points begins with (a start from a replay brings
@@ -123,7 +112,7 @@ class BatchedCore:
             first = self.start_frames(stage, characters, n)
             seed = repeat_as_seed(first, min(self.context, SPAWN_HISTORY))
         seed = normalize(seed)
-        last = {k: (v if v.dim() == 0 or k in ("stage", "characters") else v[:, -1]) for k, v in seed.items()}
+        last = {k: (v if v.dim() == 0 or k in TIMELESS else v[:, -1]) for k, v in seed.items()}
         last = normalize(last)
         if stocks is None:
             from dreamland.play.state import player_values
@@ -192,4 +181,4 @@ class BatchedCore:
         )
 
 
-__all__ = ["BatchedCore", "normalize", "parse_characters", "parse_stage"]
+__all__ = ["BatchedCore", "parse_characters", "parse_stage"]

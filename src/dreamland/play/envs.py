@@ -30,7 +30,7 @@ from dreamland.play import facts
 from dreamland.play.bots import as_bot
 from dreamland.play.core import BatchedCore
 from dreamland.play.state import N_CONTROLLER, player_values
-from dreamland.play.stepper import resolve_stepper
+from dreamland.steppers.load import load_stepper
 
 
 def _scales() -> tuple[list[str], torch.Tensor]:
@@ -101,7 +101,7 @@ class MeleeVectorEnv(gym.vector.VectorEnv):
                  agent_player: int = 0, max_frames: int | None = None, stocks: int = facts.STOCKS,
                  timer_frames: int = facts.GAME_FRAMES) -> None:
         self.num_envs = num_envs
-        self.stepper = resolve_stepper(checkpoint)
+        self.stepper = load_stepper(checkpoint)
         self.core = BatchedCore(self.stepper, num_envs, stage, characters, stocks=stocks,
                                 timer_frames=timer_frames)
         self.stage, self.characters = stage, tuple(characters)
@@ -168,7 +168,7 @@ class MeleeEnv(gym.Env):
                  characters: Sequence[Any] = ("fox", "falco"), agent_player: int = 0,
                  max_frames: int | None = None, stocks: int = facts.STOCKS,
                  timer_frames: int = facts.GAME_FRAMES) -> None:
-        self.stepper = resolve_stepper(checkpoint)
+        self.stepper = load_stepper(checkpoint)
         self.core = BatchedCore(self.stepper, 1, stage, characters, stocks=stocks, timer_frames=timer_frames)
         self.stage, self.characters = stage, tuple(characters)
         self.agent = agent_player
@@ -218,7 +218,7 @@ class MeleeParallelEnv(_parallel_base()):  # type: ignore[misc]
     def __init__(self, checkpoint: Any = None, stage: Any = "battlefield",
                  characters: Sequence[Any] = ("fox", "falco"), max_frames: int | None = None,
                  stocks: int = facts.STOCKS, timer_frames: int = facts.GAME_FRAMES) -> None:
-        self.stepper = resolve_stepper(checkpoint)
+        self.stepper = load_stepper(checkpoint)
         self.core = BatchedCore(self.stepper, 1, stage, characters, stocks=stocks, timer_frames=timer_frames)
         self.stage, self.characters = stage, tuple(characters)
         self.possible_agents = ["player_0", "player_1"]

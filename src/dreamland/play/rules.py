@@ -35,7 +35,7 @@ from torch import Tensor
 from dreamland.data import layout
 from dreamland.model.rules import TOP_SLACK  # one ceiling: the model lets a character rise to it, a KO starts above it
 from dreamland.play import facts
-from dreamland.play.state import player_col
+from dreamland.data.frame import player_column
 from dreamland.schema import actions as A
 from dreamland.schema import stages as S
 
@@ -45,7 +45,7 @@ DAMAGE = int(A.ActionCategory.DAMAGE)
 
 
 def _cols(names):
-    return {n: player_col(n)[1] for n in names}
+    return {n: player_column(n)[1] for n in names}
 
 
 _R = _cols(layout.PLAYER_GROUPS[0].names)

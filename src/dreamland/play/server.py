@@ -45,10 +45,10 @@ from dreamland.play.ghost import GhostReplay, Recording, divergence
 from dreamland.play.core import BatchedCore, parse_characters, parse_stage
 from dreamland.play.library import ReplayEntry, ReplayLibrary
 from dreamland.play.state import GameState, neutral_controllers, schema_json
-from dreamland.play.stepper import resolve_stepper
 from dreamland.play.timing import PhaseTimes, describe_model
 from dreamland.replay.parse import ReplayError
 from dreamland.schema import characters as C
+from dreamland.steppers.load import load_stepper
 
 log = logging.getLogger("dreamland.play.server")
 
@@ -216,7 +216,7 @@ class GameLoop:
         # Process-wide; None leaves torch's setting alone.
         if torch_threads:
             torch.set_num_threads(torch_threads)
-        self.stepper = resolve_stepper(stepper, compile=compile, dtype=dtype)
+        self.stepper = load_stepper(stepper, compile=compile, dtype=dtype)
         self.stage = parse_stage(stage)
         self.characters = tuple(C.external_character_id(c) for c in characters)
         parse_characters(self.characters)
@@ -891,10 +891,10 @@ def serve(checkpoint: Any = None, *, host: str = "127.0.0.1", port: int = 8000,
           dtype: str | None = None, allow_hosts: Sequence[str] = (), replays: str | Path | None = None,
           print_fn: Callable[[str], None] = print) -> int:
     """Start the web game and block until interrupted (Ctrl-C). `checkpoint` as for
-    `resolve_stepper` (a path or None for the registered model loader, a stepper, or "toy").
+    `load_stepper` (a path or None for the registered model loader, a stepper, or "toy").
     Binds to 127.0.0.1 unless `host` says otherwise; requests must name this machine (or one of
     `allow_hosts`) as their Host, and browsers must come from its own page (`guard`). `compile`
-    and `dtype` as for `resolve_stepper`. `replays`: a folder whose .slp files (searched
+    and `dtype` as for `load_stepper`. `replays`: a folder whose .slp files (searched
     recursively) the page lists and opens in replay mode, besides `replay`; NotADirectoryError when
     it is not a folder. Returns 0."""
     from aiohttp import web

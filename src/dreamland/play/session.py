@@ -7,7 +7,7 @@
     state = s.step(pad, None)                               # None: a neutral controller
     print(state.players[0].x, state.players[0].action_name)
 
-`checkpoint` is anything `play.stepper.resolve_stepper` takes: a stepper object, a factory, "toy"
+`checkpoint` is anything `steppers.load.load_stepper` takes: a stepper object, a factory, "toy"
 (the physics toy, not a model), or a checkpoint path / None for the registered model loader.
 """
 
@@ -23,15 +23,15 @@ from dreamland.play import facts
 from dreamland.play.controller import as_tensor
 from dreamland.play.core import BatchedCore
 from dreamland.play.state import GameState
-from dreamland.play.stepper import resolve_stepper
 from dreamland.schema import characters as C
+from dreamland.steppers.load import load_stepper
 
 
 class Session:
     def __init__(self, checkpoint: Any = None, stage: Any = "battlefield",
                  characters: Sequence[Any] = ("fox", "falco"), *, stocks: int = facts.STOCKS,
                  timer_frames: int = facts.GAME_FRAMES, item_slots: int = MAX_ITEM_SLOTS) -> None:
-        self.stepper = resolve_stepper(checkpoint)
+        self.stepper = load_stepper(checkpoint)
         self.stage = stage
         self.characters = tuple(characters)
         self.core = BatchedCore(self.stepper, 1, stage, characters, stocks=stocks,

@@ -6,7 +6,7 @@ A frame is a dict of torch tensors with a batch axis B (one row per game), exact
 `data.encoding.to_torch` does), `player_exists` (B, 2), the same for `follower_*`, `item_real`
 (B, S, F), `item_small`, `item_exists` (B, S), `stage` (B,) external id, `characters` (B, 2)
 internal ids, `frame_id` (B,) and the inputs that produced the frame (`controller_sticks`,
-`controller_buttons`). Column positions always come from `data.layout` by field name.
+`controller_buttons`). The layout (keys, dtypes, shapes, columns) is `data.frame`'s.
 
 `GameState` / `PlayerState` / `ItemState` are plain-Python views of one game of such a batch, with
 `to_json()`. They carry every schema field by its schema name (`values`), plus derived facts
@@ -22,6 +22,7 @@ import torch
 from torch import Tensor
 
 from dreamland.data import layout
+from dreamland.data.frame import DTYPES, TIMELESS, blank, item_column, player_column
 from dreamland.data.encoding import encode_controller
 from dreamland.data.items import MAX_ITEM_SLOTS
 from dreamland.play import facts
@@ -35,63 +36,22 @@ IR, IS = layout.ITEM_GROUPS
 STICKS, BUTTONS = layout.CONTROLLER_GROUPS
 N_CONTROLLER = len(STICKS.fields) + 12
 
-# torch dtype of every array of a frame (the store dtypes, uint16 widened to int32)
-DTYPES: dict[str, torch.dtype] = {
-    "player_exists": torch.uint8, "follower_exists": torch.uint8, "item_exists": torch.uint8,
-    "stage": torch.long, "characters": torch.long, "frame_id": torch.int32,
-    "controller_sticks": torch.float16, "controller_buttons": torch.int32,
-}
-for _g in layout.PLAYER_GROUPS:
-    DTYPES[f"player_{_g.name}"] = DTYPES[f"follower_{_g.name}"] = (
-        torch.int32 if _g.dtype == "uint16" else getattr(torch, _g.dtype))
-for _g in layout.ITEM_GROUPS:
-    DTYPES[f"item_{_g.name}"] = torch.int32 if _g.dtype == "uint16" else getattr(torch, _g.dtype)
-
-
-def player_col(name: str) -> tuple[str, int]:
-    """(group name, column) of a player field: ('real', 0) for 'x'."""
-    for g in layout.PLAYER_GROUPS:
-        if name in g.names:
-            return g.name, g.index(name)
-    raise KeyError(f"no player field {name!r} in the store layout")
-
-
-def item_col(name: str) -> tuple[str, int]:
-    for g in layout.ITEM_GROUPS:
-        if name in g.names:
-            return g.name, g.index(name)
-    raise KeyError(f"no item field {name!r} in the store layout")
-
-
 def empty_frame(batch: int = 1, item_slots: int = MAX_ITEM_SLOTS) -> dict[str, Tensor]:
-    """All zeros, nobody exists."""
-    out: dict[str, Tensor] = {}
-    for who in ("player", "follower"):
-        for g in layout.PLAYER_GROUPS:
-            out[f"{who}_{g.name}"] = torch.zeros(batch, 2, len(g.fields), dtype=DTYPES[f"{who}_{g.name}"])
-        out[f"{who}_exists"] = torch.zeros(batch, 2, dtype=torch.uint8)
-    for g in layout.ITEM_GROUPS:
-        out[f"item_{g.name}"] = torch.zeros(batch, item_slots, len(g.fields), dtype=DTYPES[f"item_{g.name}"])
-    out["item_exists"] = torch.zeros(batch, item_slots, dtype=torch.uint8)
-    out["stage"] = torch.zeros(batch, dtype=torch.long)
-    out["characters"] = torch.zeros(batch, 2, dtype=torch.long)
-    out["frame_id"] = torch.zeros(batch, dtype=torch.int32)
-    out["controller_sticks"] = torch.zeros(batch, 2, len(STICKS.fields), dtype=torch.float16)
-    out["controller_buttons"] = torch.zeros(batch, 2, 1, dtype=torch.int32)
-    return out
+    """All zeros, nobody exists: every key of a frame but `present` (play predicts every field)."""
+    return blank(batch, item_slots, keys=[k for k in DTYPES if k != "present"])
 
 
 def set_player(frame: dict[str, Tensor], b: int, p: int, values: dict[str, float], follower: bool = False) -> None:
     """Write fields by schema name into game b, player p (in place)."""
     who = "follower" if follower else "player"
     for name, v in values.items():
-        g, j = player_col(name)
+        g, j = player_column(name)
         frame[f"{who}_{g}"][b, p, j] = v
 
 
 def player_values(frame: dict[str, Tensor], name: str, follower: bool = False) -> Tensor:
     """(B, 2) values of one player field by name."""
-    g, j = player_col(name)
+    g, j = player_column(name)
     return frame[f"{'follower' if follower else 'player'}_{g}"][..., j]
 
 
@@ -146,19 +106,18 @@ def seed_from_frames(frames: dict[str, Tensor], controllers: Tensor | None = Non
     return seed
 
 
-def repeat_as_seed(frame: dict[str, Tensor], k: int) -> dict[str, Tensor]:
+def repeat_as_seed(one: dict[str, Tensor], k: int) -> dict[str, Tensor]:
     """A one-frame state (B, ...) repeated into a K-frame seed (B, K, ...) of a player standing
     still: state_age counts up over the K frames as the rule would have it."""
-    timeless = ("stage", "characters")
     seed = {}
-    for key, v in frame.items():
-        seed[key] = v if key in timeless else v.unsqueeze(1).repeat_interleave(k, dim=1).clone()
-    g, j = player_col("state_age")
+    for key, v in one.items():
+        seed[key] = v if key in TIMELESS else v.unsqueeze(1).repeat_interleave(k, dim=1).clone()
+    g, j = player_column("state_age")
     ages = torch.arange(k, dtype=torch.float32) - (k - 1)
     for who in ("player", "follower"):
         base = seed[f"{who}_{g}"][:, :, :, j]  # (B, K, 2)
         seed[f"{who}_{g}"][:, :, :, j] = (base + ages[None, :, None]).clamp(min=0)
-    seed["frame_id"] = frame["frame_id"][:, None] + torch.arange(-(k - 1), 1, dtype=torch.int32)[None]
+    seed["frame_id"] = one["frame_id"][:, None] + torch.arange(-(k - 1), 1, dtype=torch.int32)[None]
     return seed
 
 

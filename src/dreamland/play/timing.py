@@ -57,7 +57,7 @@ def _pct(sorted_ms: list[float], p: float) -> float:
 
 
 def describe_model(stepper: Any, checkpoint: Any) -> dict[str, Any]:
-    """{name, step_mode, parameters, dtype, compile_error} of what `resolve_stepper` returned."""
+    """{name, step_mode, parameters, dtype, compile_error} of what `load_stepper` returned."""
     model = getattr(stepper, "model", None)
     out: dict[str, Any] = {"name": _model_name(stepper, checkpoint), "step_mode": _step_mode(stepper),
                            "parameters": None, "dtype": None,
@@ -78,7 +78,7 @@ def _model_name(stepper: Any, checkpoint: Any) -> str:
 
 
 def _step_mode(stepper: Any) -> str:
-    inner = getattr(stepper, "_step", stepper)  # model.step.ModelStepper wraps a Stepper
+    inner = getattr(stepper, "_step", stepper)  # model.stepper.ModelStepper wraps a CompiledStep
     mode = getattr(inner, "mode", None)
     if mode is not None:
         return str(mode)

@@ -17,7 +17,8 @@ import torch
 from torch import Tensor, nn
 
 from dreamland.model.heads import LossConfig
-from dreamland.model.step import loss_from_heads, prepare_window, step_encoded
+from dreamland.model.step import step_encoded
+from dreamland.model.window import loss_from_heads, prepare_window
 from dreamland.model.world import WorldModel
 
 

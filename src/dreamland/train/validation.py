@@ -13,7 +13,8 @@ from dreamland.evaluate.errors import EvaluationError
 from dreamland.evaluate.metrics import frame_metrics
 from dreamland.evaluate.rollout import rollout
 from dreamland.evaluate.starts import choose_starts
-from dreamland.model.step import ModelStepper, decode_window, loss_from_heads, prepare_window
+from dreamland.model.stepper import ModelStepper
+from dreamland.model.window import decode_window, loss_from_heads, prepare_window
 
 
 @torch.no_grad()

@@ -1,4 +1,4 @@
-"""The baselines every table shows beside the model, as steppers (`evaluate.stepper`).
+"""The baselines every evaluation shows beside the model, as steppers (`steppers.protocol`).
 
 - `HoldStepper`: the next state is the last real state, forever (nothing moves, nothing happens).
 - `ConstantVelocityStepper`: the positions of every player, follower and item advance each frame by
@@ -15,14 +15,13 @@ without training games other than the evaluated ones).
 
 from __future__ import annotations
 
-import torch
-
 import numpy as np
+import torch
 
 from dreamland.data import layout
 from dreamland.data.store import Store
 from dreamland.data.action_table import ActionTable, input_class, run_age
-from dreamland.evaluate.stepper import FRAME_KEYS, Frame
+from dreamland.data.frame import FRAME_KEYS, Frame
 
 _X = layout.PLAYER_GROUPS[0].index("x")
 _Y = layout.PLAYER_GROUPS[0].index("y")
@@ -125,11 +124,10 @@ class LookupStepper(ConstantVelocityStepper):
 # The one list of baselines: reports key their figures by these names, in this order.
 BASELINES = {"hold": HoldStepper, "constant_velocity": ConstantVelocityStepper, "lookup": LookupStepper}
 BASELINE_NAMES = tuple(BASELINES)
-# `dreamland eval CHECKPOINT` takes a baseline's name with hyphens, as command-line words are spelled
-CHECKPOINT_SPELLINGS = tuple(name.replace("_", "-") for name in BASELINES)
 
 
-def make_baseline(name: str):
-    """The baseline class of `hold`, `constant-velocity` / `constant_velocity` or `lookup`; build it
-    with `for_evaluation(store, games)`."""
-    return BASELINES[name.replace("-", "_")]
+def baseline_name(text: str) -> str | None:
+    """The baseline a word names (`constant-velocity` as the command line spells it, or
+    `constant_velocity` as reports key it), or None."""
+    name = str(text).replace("-", "_")
+    return name if name in BASELINES else None

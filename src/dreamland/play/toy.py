@@ -1,93 +1,27 @@
-"""What play needs from a world model (the `Stepper` protocol), where one comes from, and a toy.
+"""`PhysicsToyStepper`: NOT a world model, a stepper of hand-written toy physics.
 
-A stepper advances a batch of games by one frame:
-
-    model_state = stepper.init(seed)          # seed: (B, K, ...) frames, a data.windows batch
-    model_state, next_frame = stepper.step(model_state, frame, controllers)
-
-* `seed`: the K most recent frames of each game as store values (the keys of a `data.windows`
-  batch: player_*, follower_*, item_*, controller_sticks/buttons = the input that produced each
-  frame, frame_id, and the timeless `stage` (B,), `characters` (B, 2)). Play builds seeds of
-  `stepper.context` frames (an optional attribute, default 1).
-* `frame`: the current frame (B, ...) (the seed's last frame at first, then what `step` returned
-  and the play rules adjusted); `controllers` (B, 2, 17): the encoded inputs of the frame to
-  predict (`data.encoding.encode_controller`). Returns the next frame with the same keys.
-* `model_state` is opaque to play, except that resetting some games of a batch needs to replace
-  their rows: it must be a tensor or a (nested) tuple / list / dict of tensors whose first axis is
-  the batch, or the stepper may define `reset_rows(model_state, rows, seed) -> model_state`.
-* Time per `step` must not depend on how many frames were played (a recurrent state, no window).
-
-Decoding, clamping and the state_age rule are the stepper's business (model/rules.py for the real
-model); play only applies the game rules of `play.rules` on top of what `step` returns.
-
-`PhysicsToyStepper` is NOT a world model: a few lines of hand-written physics (walk, jump,
-gravity, platforms, shield, a jab, a projectile) that produce frames in the right format so the
-play loop, the rules, the bots, the environments and the web page can be tested and demonstrated
-without a trained checkpoint.
+A few lines of physics (walk, jump, gravity, platforms, shield, a jab, a projectile) that produce
+frames in the store format behind the stepper protocol (`steppers.protocol`), so the play loop,
+the rules, the bots, the environments and the web page can be tested and demonstrated without a
+trained checkpoint. `dreamland play --checkpoint toy` plays it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
 
 import torch
 from torch import Tensor
 
 from dreamland.data import layout
+from dreamland.data.frame import player_column
 from dreamland.play import facts
 from dreamland.play.controller import BUTTONS
-from dreamland.play.state import player_col
 from dreamland.schema import stages as S
 
 
-@runtime_checkable
-class Stepper(Protocol):
-    def init(self, seed: dict[str, Tensor]) -> Any: ...
-
-    def step(self, model_state: Any, game_state: dict[str, Tensor], controllers: Tensor) -> tuple[Any, dict[str, Tensor]]: ...
-
-
-def resolve_stepper(checkpoint: Any = None, *, compile: bool | str = False, dtype: str | None = None) -> Stepper:
-    """A stepper from what a user gave: a `Stepper` itself, a zero-argument factory, the string
-    "toy" (the `PhysicsToyStepper`), a checkpoint folder, or None for the model shipped with
-    dreamland (`model.checkpoint.default_checkpoint`). `compile` and `dtype` apply to a model
-    loaded from a checkpoint (`model.step.Stepper`: e.g. "aot-tuned" and "float16" step the large
-    preset in under 2 ms on two CPU cores)."""
-    if checkpoint is not None and hasattr(checkpoint, "init") and hasattr(checkpoint, "step"):
-        return checkpoint
-    if isinstance(checkpoint, str) and checkpoint.lower() in ("toy", "physics-toy", "physicstoy"):
-        return PhysicsToyStepper()
-    if callable(checkpoint) and not isinstance(checkpoint, (str, bytes)):
-        return checkpoint()
-    from dreamland.model.checkpoint import default_checkpoint
-    from dreamland.model.step import load_stepper
-
-    return load_stepper(str(default_checkpoint() if checkpoint is None else checkpoint), compile=compile, dtype=dtype)
-
-
-def merge_rows(full: Any, part: Any, rows: Tensor) -> Any:
-    """`full` with its batch rows `rows` replaced by `part` (same nesting; see the module doc)."""
-    if isinstance(full, Tensor):
-        out = full.clone()
-        out[rows] = part.to(out.dtype)
-        return out
-    if isinstance(full, (tuple, list)):
-        return type(full)(merge_rows(f, p, rows) for f, p in zip(full, part))
-    if isinstance(full, dict):
-        return {k: merge_rows(full[k], part[k], rows) for k in full}
-    if full is None:
-        return None
-    raise TypeError(f"cannot reset rows of a model state of type {type(full).__name__}; "
-                    "define reset_rows on the stepper")
-
-
-# ---------------------------------------------------------------------------------------------
-# The toy
-
-
 def _c(name: str) -> int:
-    return player_col(name)[1]
+    return player_column(name)[1]
 
 
 _R = {n: _c(n) for n in layout.PLAYER_GROUPS[0].names}
@@ -461,4 +395,4 @@ def _record_inputs(g: dict[str, Tensor], c: Tensor) -> None:
     g["controller_buttons"] = mask[..., None].to(torch.int32)
 
 
-__all__ = ["PhysicsToyStepper", "Stepper", "merge_rows", "resolve_stepper"]
+__all__ = ["PhysicsToyStepper"]

@@ -1,0 +1,226 @@
+"""The one step bound to a model for rollouts, play and the environments (`ModelStepper`, the
+world model behind `steppers.protocol`), and its compiled variants (`CompiledStep`).
+"""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from typing import Any, Callable
+
+import torch
+from torch import Tensor
+
+from dreamland.data.frame import STEP_KEYS, blank, canonical, normalize
+from dreamland.model.checkpoint import load
+from dreamland.model.config import COMPILE_MODES
+from dreamland.model.step import GameState, seed, step
+from dreamland.model.world import ModelState, WorldModel
+
+
+class _StepModule(torch.nn.Module):
+    def __init__(self, model: WorldModel):
+        super().__init__()
+        self.model = model
+
+    def forward(self, state: ModelState, game: GameState, controllers: Tensor):
+        return step(self.model, state, game, controllers)
+
+
+class CompiledStep:
+    """`step` bound to a model, for rollouts, play and environments: no autograd graph is ever
+    built (`torch.no_grad`), inputs are normalised to fixed keys, dtypes and contiguous layouts
+    (keys beyond the game state, e.g. frame_id or characters, are carried around the compiled
+    part), and the step can be compiled as one graph (encode, model, rules, decode):
+
+    * `compile=False`: eager PyTorch;
+    * `compile="aot"` (or True): `torch.export` + AOTInductor, one native library per batch size,
+      built on first use (tens of seconds for the large preset): no Python or guard overhead per
+      call, the fastest on a CPU;
+    * `compile="aot-tuned"`: the same, built with inductor's max-autotune: each matrix product is
+      timed at build time between ATen and inductor's own C++ GEMM kernels (on a CPU), and the
+      faster one is kept. A longer build and, for the large preset in float16 at batch 1, about
+      a third off the step (docs/model.md);
+    * `compile="inductor"`: `torch.compile` (weights frozen into the graph, guards on the
+      modules skipped).
+    The weights become constants of a compiled step: build a new CompiledStep after changing them.
+    A compiler failure falls back (aot-tuned -> aot -> inductor -> eager) and is recorded in
+    `compile_error`.
+
+        stepper = CompiledStep(model, compile=True)
+        state = stepper.initial_state(batch)           # or seed(model, window)
+        state, frame = stepper(state, frame, controllers)
+
+    `dtype="float16"` steps a half-precision copy of the weights (the recurrent state, the SSM
+    recurrence and the game state stay float32): on a CPU a batch-1 step is bound by reading
+    the weights from memory, so this halves the time of the matrix products."""
+
+    name = "model"
+    context = None
+
+    def __init__(
+        self,
+        model: WorldModel,
+        compile: bool | str = False,
+        dtype: torch.dtype | str | None = None,
+    ):
+        if dtype is not None and (getattr(torch, dtype) if isinstance(dtype, str) else dtype) != model.dtype:
+            model = model.inference_copy(dtype)
+        self.model = model.eval()
+        mode = "aot" if compile is True else (compile or "eager")
+        if mode not in COMPILE_MODES:
+            choices = ", ".join(COMPILE_MODES[1:])
+            raise ValueError(f"compile must be False, True or one of {choices}, got {compile!r}")
+        self.mode = mode
+        self.compile_error: str | None = None
+        self._lock = threading.Lock()
+        self._eager: Callable = lambda s, g, c: step(self.model, s, g, c)  # noqa: E731
+        self._inductor: Callable | None = None
+        self._backend = "inductor"  # tests trace with "eager" to check guards without codegen
+        self._aot: dict[int, Callable] = {}
+        self._tmp = None
+
+    # ------------------------------------------------------------------ compiled variants
+
+    def _fail(self, exc: Exception, fallback: str) -> None:
+        first = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+        self.compile_error = f"{self.mode}: {first}" if self.compile_error is None else self.compile_error
+        self.mode = fallback
+
+    def _function(self, batch: int) -> Callable:
+        if self.mode in ("aot", "aot-tuned"):
+            fn = self._aot.get(batch)
+            if fn is None:
+                try:
+                    fn = self._aot[batch] = self._build_aot(batch, tuned=self.mode == "aot-tuned")
+                except Exception as exc:  # noqa: BLE001 - any toolchain failure: fall back
+                    self._fail(exc, "aot" if self.mode == "aot-tuned" else "inductor")
+                    return self._function(batch)
+            return fn
+        if self.mode == "inductor":
+            if self._inductor is None:
+                try:
+                    options = {"guard_filter_fn": torch.compiler.skip_guard_on_all_nn_modules_unsafe}
+                    if self._backend == "inductor":
+                        options["freezing"] = True
+                    self._inductor = torch.compile(self._eager, dynamic=False, backend=self._backend,
+                                                   options=options)
+                except Exception as exc:  # noqa: BLE001
+                    self._fail(exc, "eager")
+                    return self._eager
+            return self._inductor
+        return self._eager
+
+    def _build_aot(self, batch: int, tuned: bool = False) -> Callable:
+        import tempfile
+        from pathlib import Path
+
+        dev = self.model.device
+        example = (self.initial_state(batch), blank(batch, self.model.item_slots, dev, keys=STEP_KEYS),
+                   torch.zeros(batch, 2, self.model.spec.n_controller, device=dev))
+        with torch.no_grad():
+            exported = torch.export.export(_StepModule(self.model), example, strict=False)
+            if self._tmp is None:
+                self._tmp = tempfile.TemporaryDirectory(prefix="dreamland-step-")
+            path = Path(self._tmp.name) / f"step_b{batch}.pt2"
+            configs: dict[str, Any] = {"freezing": True}
+            if tuned:  # timing tables on stderr for every product are for compiler developers
+                configs.update(max_autotune=True, autotune_num_choices_displayed=0,
+                               max_autotune_report_choices_stats=False)
+                if dev.type == "cpu":  # inductor's C++ GEMM templates; on CUDA the default (Triton)
+                    configs["max_autotune_gemm_backends"] = "CPP,ATEN"
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="TypedStorage is deprecated")  # inductor's own
+                pkg = torch._inductor.aoti_compile_and_package(
+                    exported, package_path=str(path), inductor_configs=configs
+                )
+            return torch._inductor.aoti_load_package(pkg)
+
+    # ------------------------------------------------------------------ protocol
+
+    def initial_state(self, batch: int) -> ModelState:
+        return self.model.allocate_state(batch, device=self.model.device)
+
+    def init(self, seed_window: GameState) -> ModelState:
+        """The recurrent state after K real frames (B, K, ...) (see `seed`): the evaluation and
+        play protocol. The first step then starts from frame K-1."""
+        with torch.no_grad():
+            state, _ = seed(self.model, {k: v.to(self.model.device) for k, v in seed_window.items()
+                                         if k != "controller"})
+        return state
+
+    def step(self, model_state: ModelState, game_state: GameState, controllers: Tensor):
+        return self(model_state, game_state, controllers)
+
+    def __call__(self, model_state: ModelState, game_state: GameState, controllers: Tensor):
+        dev = self.model.device
+        batch = controllers.shape[0]
+        core = {k: game_state[k] for k in STEP_KEYS if k in game_state}
+        if "controller_sticks" not in core or "present" not in core:
+            for k, v in blank(batch, device=dev, keys=("controller_sticks", "controller_buttons", "present")).items():
+                core.setdefault(k, v)
+        g = normalize(core, dev)
+        c = canonical(controllers.to(device=dev, dtype=torch.float32))
+        model_state = tuple(canonical(s) for s in model_state)
+        with self._lock, torch.no_grad():
+            fn = self._function(batch)
+            try:
+                state, nxt = fn(model_state, g, c)
+            except Exception as exc:  # noqa: BLE001
+                if fn is self._eager:
+                    raise
+                state, nxt = self._eager(model_state, g, c)  # a bad input raises here too
+                self._fail(exc, "eager")  # only the compiled step failed: stay eager
+        nxt = dict(nxt)
+        for k, v in game_state.items():
+            if k not in nxt:  # carried around the compiled step
+                nxt[k] = v + 1 if k == "frame_id" else v
+            elif isinstance(v, Tensor) and nxt[k].dtype != v.dtype:  # the caller's dtypes back
+                nxt[k] = nxt[k].to(v.dtype)
+        return tuple(state), nxt
+
+
+class ModelStepper:
+    """The world model behind the stepper protocol that evaluation, play and the environments
+    drive: `init(seed)` consumes K real frames (`seed`), `step(state, frame, controllers)`
+    advances every stream one frame through `CompiledStep` (no autograd, fixed dtypes, optionally
+    compiled). The first step starts from the frame `seed` returns (state_age set by its rule, as
+    in training) rather than the raw one the caller passes."""
+
+    name = "model"
+
+    def __init__(self, model: WorldModel, context: int | None = None, compile: bool | str = False,
+                 dtype=None):
+        self.model = model.eval()
+        self.context = context
+        self._step = CompiledStep(self.model, compile=compile, dtype=dtype)
+
+    @property
+    def compile_error(self) -> str | None:
+        """Why the step fell back from the compile mode asked for (None when it did not)."""
+        return self._step.compile_error
+
+    @torch.no_grad()
+    def init(self, window: GameState) -> tuple[ModelState, GameState]:
+        dev = self.model.device
+        state, frame = seed(self.model, {k: v.to(dev) for k, v in window.items() if k != "controller"})
+        return state, frame
+
+    def step(self, model_state, game_state: GameState, controllers: Tensor):
+        state, seeded = model_state
+        state, nxt = self._step(state, seeded if seeded is not None else game_state, controllers)
+        if seeded is not None:  # the protocol returns the caller's dtypes; the seeded frame has the window's
+            nxt = {k: v.to(game_state[k].dtype) if isinstance(game_state.get(k), Tensor) else v for k, v in nxt.items()}
+        return (state, None), nxt
+
+    @classmethod
+    def from_checkpoint(cls, path, device: str | torch.device = "cpu", compile: bool | str = False,
+                        dtype=None) -> "ModelStepper":
+        """A checkpoint folder as a stepper; its context length is the one it was trained with (from
+        the training config saved beside the weights), else 30. Raises CheckpointError (one line)."""
+        checkpoint = load(path, device)
+        context = ((checkpoint.extra.get("train_config") or {}).get("data") or {}).get("context", 30)
+        return cls(checkpoint.model, context=int(context), compile=compile, dtype=dtype)
+
+
+__all__ = ["CompiledStep", "ModelStepper"]
