@@ -231,9 +231,14 @@ def _model_overrides(items: list[str]) -> dict:
     for item in items:
         tree = parse_override(item)
         key = next(iter(tree))
-        if isinstance(tree[key], dict):
-            raise UserError(f"{item}: model fields are plain names, such as n_layers=3")
-        out[key] = tree[key]
+        value = tree[key]
+        if key == "mamba" and isinstance(value, dict) and not any(isinstance(v, dict) for v in value.values()):
+            out.setdefault("mamba", {}).update(value)  # the mixer's keys: mamba.d_state=32
+        elif isinstance(value, dict):
+            raise UserError(f"{item}: model fields are plain names, such as n_layers=3, or mamba.NAME "
+                            "for the mixer's (mamba.d_state=32)")
+        else:
+            out[key] = value
     return out
 
 

@@ -198,7 +198,7 @@ def test_preset_errors_are_one_line():
     with pytest.raises(ConfigError, match="unknown key") as e:
         preset("small", d_modle=3)
     assert "\n" not in str(e.value)
-    with pytest.raises(ConfigError, match="multiple of headdim"):
+    with pytest.raises(ConfigError, match="multiple of mamba.headdim"):
         preset("small", d_model=100)
     with pytest.raises(ConfigError, match="delta_scale has unknown field"):
         preset("small", delta_scale={"char.nope": 1.0})

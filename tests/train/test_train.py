@@ -279,3 +279,50 @@ def test_action_lookup_counts_the_table_and_keeps_it_through_init_from_and_resum
     proc = cli("train", "--run-dir", str(tmp_path / "first"), "--resume", "--max-steps", "3", "-q")
     assert proc.returncode == 0, proc.stderr
     assert torch.equal(weights(tmp_path / "first")["lookup.keys"], table.keys)
+
+
+def test_the_mixer_keys_are_under_model_mamba(tmp_path):
+    cfg = load_config(["tiny"], ["model.mamba.d_state=32", "model.mamba.A_init_range=[1, 8]"])
+    assert cfg.model.mamba.d_state == 32 and cfg.model.mamba.A_init_range == (1.0, 8.0)
+    assert cfg.model.mamba.headdim == 16  # the rest of the preset's mixer is kept
+    # the flat name of the form before ModelConfig.mamba: one line naming the new key, no alias
+    with pytest.raises(ConfigError, match=r"^unknown config key model.d_state: .*\(model.mamba.d_state\)$"):
+        load_config(["tiny"], ["model.d_state=32"])
+    with pytest.raises(ConfigError, match=r"\(model.mamba.A_init_range\)$"):
+        load_config(["tiny"], ["model.A_init_max=8"])
+    with pytest.raises(ConfigError, match="unknown config key model.mamba.d_staet"):
+        load_config(["tiny"], ["model.mamba.d_staet=32"])
+    with pytest.raises(ConfigError, match="multiple of mamba.headdim"):
+        load_config(["tiny"], ["model.mamba.headdim=24"])
+
+
+def _flatten_model(d: dict) -> dict:
+    """A model section the way run folders and checkpoints wrote it before ModelConfig.mamba."""
+    m = dict(d.pop("mamba"))
+    for k in ("dt_init_floor", "rmsnorm_eps", "norm_before_gate", "bias", "conv_bias"):
+        m.pop(k)
+    lo, hi = m.pop("A_init_range")
+    return {**d, **m, "A_init_min": lo, "A_init_max": hi}
+
+
+def test_a_run_folder_of_the_flat_form_resumes(small_store, tmp_path):
+    """config.yaml and the checkpoints' config.json of a run started before ModelConfig.mamba hold
+    the mixer's keys flat: --resume reads them into the nested form, the same model."""
+    import yaml
+
+    run = tmp_path / "old"
+    cfg = load_config(["tiny"], [f"data.store={small_store.path}", "run.max_steps=2", "model.mamba.d_state=8",
+                                 "checkpoint.every=2", *COMMON])
+    Trainer(cfg, run).fit(progress=False)
+    saved = yaml.safe_load((run / "config.yaml").read_text())
+    saved["model"] = _flatten_model(saved["model"])
+    assert saved["model"]["d_state"] == 8
+    (run / "config.yaml").write_text(yaml.safe_dump(saved, sort_keys=False))
+    for config_json in (run / "checkpoints").glob("*/config.json"):
+        doc = json.loads(config_json.read_text())
+        doc["model"] = _flatten_model(doc["model"])
+        config_json.write_text(json.dumps(doc))
+    assert load_run_config(run, []).model == cfg.model
+    proc = cli("train", "--run-dir", str(run), "--resume", "--max-steps", "3", "-q")
+    assert proc.returncode == 0, proc.stderr
+    assert (run / "checkpoints" / "latest").read_text().strip().endswith("3")

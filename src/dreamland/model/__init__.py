@@ -3,7 +3,8 @@
 Import the submodules directly (this package imports nothing, so `import dreamland.model` stays
 cheap):
 
-* `model.config`: `ModelConfig`, `PRESETS`, `preset(name, **overrides)`
+* `model.config`: `ModelConfig` (the mixer's hyper-parameters in its `mamba`: `MambaConfig`), `PRESETS`,
+  `preset(name, **overrides)`
 * `model.world`: `WorldModel(config)` with `forward` (windows) and `step` (one frame)
 * `model.heads`: heads/targets/losses from the schema, `LossConfig`, `loss_keys()`
 * `model.rules`: `Rules` (head outputs -> next frame), `age_rule_window`

@@ -28,12 +28,14 @@ no tensor/sequence parallelism, no variable-length packing.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
+
+from dreamland.model.config import MambaConfig
 
 # --------------------------------------------------------------------------------------
 # Optional fused kernels.  mamba_ssm / causal_conv1d raise all sorts of errors on import
@@ -83,42 +85,27 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class Mamba2Config:
-    """Hyper-parameters of one Mamba-2 mixer; defaults follow mamba_ssm's ``Mamba2``.
-
-    ``d_state`` defaults to 64 (the value the Mamba-2 README recommends for small models)
-    rather than mamba_ssm's constructor default of 128, and ``chunk_size`` to 64 because the
-    windows we train on are short; neither changes the parameter layout except ``d_state``.
-    """
+@dataclass(frozen=True, kw_only=True)
+class Mamba2Config(MambaConfig):
+    """One Mamba-2 mixer: the hyper-parameters of :class:`~dreamland.model.config.MambaConfig`
+    (which declares them, their defaults and their checks) at the width ``d_model``.
+    ``Mamba2Config.of(model_config.mamba, model_config.d_model)`` is the world model's."""
 
     d_model: int
-    d_state: int = 64
-    headdim: int = 64
-    expand: int = 2
-    d_conv: int = 4
-    ngroups: int = 1
-    chunk_size: int = 64
-    dt_min: float = 0.001
-    dt_max: float = 0.1
-    dt_init_floor: float = 1e-4
-    A_init_range: tuple[float, float] = (1.0, 16.0)
-    rmsnorm_eps: float = 1e-5
-    norm_before_gate: bool = False
-    bias: bool = False
-    conv_bias: bool = True
+
+    @classmethod
+    def of(cls, mamba: MambaConfig, d_model: int) -> "Mamba2Config":
+        return cls(d_model=d_model, **{f.name: getattr(mamba, f.name) for f in fields(MambaConfig)})
 
     def __post_init__(self) -> None:
+        super().__post_init__()
+        if not isinstance(self.d_model, int) or isinstance(self.d_model, bool) or self.d_model < 1:
+            raise ValueError(f"d_model must be a positive integer, got {self.d_model!r}")
         # Fail at construction instead of with a cryptic reshape error mid-forward.
         if self.d_inner % self.headdim != 0:
             raise ValueError(f"d_inner={self.d_inner} must be a multiple of headdim={self.headdim}")
         if self.nheads % self.ngroups != 0:
             raise ValueError(f"nheads={self.nheads} must be a multiple of ngroups={self.ngroups}")
-        if self.d_conv < 1 or self.chunk_size < 1:
-            raise ValueError("d_conv and chunk_size must be positive")
-        lo, hi = self.A_init_range
-        if not (0 < lo <= hi):
-            raise ValueError(f"A_init_range must satisfy 0 < lo <= hi, got {self.A_init_range}")
 
     @property
     def d_inner(self) -> int:

@@ -152,11 +152,7 @@ class WorldModel(nn.Module):
         if c.item_slots > MAX_ITEM_SLOTS:
             raise ValueError(f"item_slots must be at most {MAX_ITEM_SLOTS}, got {c.item_slots}")
         self.item_slots = c.item_slots
-        self.mamba_config = Mamba2Config(
-            d_model=c.d_model, d_state=c.d_state, headdim=c.headdim, expand=c.expand,
-            d_conv=c.d_conv, ngroups=c.ngroups, chunk_size=c.chunk_size, dt_min=c.dt_min,
-            dt_max=c.dt_max, A_init_range=(c.A_init_min, c.A_init_max),
-        )
+        self.mamba_config = Mamba2Config.of(c.mamba, c.d_model)
         # input encoder
         self.char_enc = SlotEncoder(self.char_part, c.emb_char, c.d_char)
         self.item_enc = SlotEncoder(self.item_part, c.emb_item, c.d_item)

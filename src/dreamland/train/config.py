@@ -11,7 +11,7 @@ from typing import Literal
 
 from dreamland.config import ConfigError, load_preset, merge, parse_override
 from dreamland.model.config import PRESETS as MODEL_PRESETS
-from dreamland.model.config import ModelConfig
+from dreamland.model.config import FLAT_MAMBA_KEYS, ModelConfig, migrate
 
 PRESET_DIR = Path(__file__).parent / "presets"
 
@@ -122,6 +122,11 @@ class TrainConfig:
 def _apply(config: TrainConfig, updates: dict) -> TrainConfig:
     """`model_preset` first (it replaces the whole model section), then everything else."""
     updates = dict(updates)
+    model = updates.get("model")
+    moved = [k for k in model if k in FLAT_MAMBA_KEYS] if isinstance(model, dict) else []
+    if moved:  # the form before ModelConfig.mamba: no silent alias, one line naming the new key
+        raise ConfigError(f"unknown config key model.{moved[0]}: the mixer's keys are under model.mamba "
+                          f"(model.{FLAT_MAMBA_KEYS[moved[0]]})")
     name = updates.pop("model_preset", None)
     if name is not None:
         if name not in MODEL_PRESETS:
@@ -154,6 +159,8 @@ def load_run_config(run_dir: str | Path, overrides: list[str]) -> TrainConfig:
         raise ConfigError(f"{path}: unreadable ({str(exc).splitlines()[0]})") from None
     if not isinstance(saved, dict):
         raise ConfigError(f"{path}: not a config")
+    if isinstance(saved.get("model"), dict):  # a run started before ModelConfig.mamba: flat mixer keys
+        saved["model"] = migrate(saved["model"])
     config = _apply(TrainConfig(), {"model_preset": saved.pop("model_preset", "small")})
     config = _apply(config, saved)
     for override in overrides:
