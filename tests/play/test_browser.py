@@ -113,6 +113,12 @@ def test_the_drawn_pose_follows_the_action_category():
             page.keyboard.down("Space")
             page.wait_for_function("['jump', 'fall'].includes(window.dreamlandPoses[0])", timeout=10000)
             page.keyboard.up("Space")
+            # B: the toy fires its projectile (type 54, Fox's laser), drawn as a laser under its name
+            page.keyboard.down("KeyG")
+            page.wait_for_function("window.dreamlandItems.some((i) => i.type === 54)", timeout=10000)
+            page.keyboard.up("KeyG")
+            drawn = page.evaluate("window.dreamlandItems.find((i) => i.type === 54)")
+            assert drawn == {"type": 54, "kind": "laser", "name": "FOX_LASER"}
             schema = json.load(urllib.request.urlopen(srv.url + "api/schema", timeout=5))
             assert {"stand", "walk", "jump", "shield", "ledge", "dead", "respawn"} <= set(schema["poses"])
             assert all(len(s["outline"]) >= 4 for s in schema["stages"])

@@ -22,6 +22,10 @@ def test_schema_and_pages_are_served():
         assert {"x", "y", "percent", "action", "stocks"} <= set(names)
         assert {s["name"] for s in schema["stages"]} >= {"Battlefield", "Final Destination"}
         assert schema["actions"][14] == "STANDING" and "chase" in schema["bots"]
+        # item types by id, once: name and drawing kind (schema.items)
+        assert schema["items"]["54"] == {"name": "FOX_LASER", "kind": "laser"}
+        assert schema["items"]["99"]["kind"] == "thrown" and "52" not in schema["items"]
+        assert {t["kind"] for t in schema["items"].values()} <= set(schema["item_kinds"])
         with urllib.request.urlopen(srv.url, timeout=5) as r:
             assert b"app.js" in r.read()
         with pytest.raises(urllib.error.HTTPError):

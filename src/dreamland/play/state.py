@@ -29,6 +29,7 @@ from dreamland.play import facts
 from dreamland.play.look import POSES, looks, pose_of, stage_outline
 from dreamland.schema import actions as A
 from dreamland.schema import characters as C
+from dreamland.schema import items as ITEMS
 from dreamland.schema import stages as S
 
 PR, PS, PW = layout.PLAYER_GROUPS
@@ -356,6 +357,9 @@ def schema_json() -> dict[str, Any]:
         "characters": chars,
         "character_sizes": {str(k): v for k, v in sizes.items()},
         "actions": [A.action_name(i) for i in range(A.NUM_COMMON_ACTIONS)],
+        # item type id -> name and drawing kind (schema.items); an id not here is drawn as "unknown"
+        "items": {str(i): {"name": t.name, "kind": t.kind} for i, t in ITEMS.ITEM_TYPES.items()},
+        "item_kinds": list(ITEMS.KINDS),
         "looks": looks(), "poses": list(POSES),
         "shield_max": facts.FULL_SHIELD,
         "frames_per_second": 60,

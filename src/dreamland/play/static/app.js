@@ -319,7 +319,7 @@ function draw() {
   const X = (x) => ox + x * s, Y = (y) => oy - y * s;
   g.clearRect(0, 0, cv.width, cv.height);
   drawStage(g, stage, X, Y, s, st.frame);
-  drawItems(g, st, X, Y);
+  drawItems(g, st, X, Y, s);
   const d = schema.draw;
   if (latest.ghost) drawGhost(g, latest.ghost, X, Y, s, d);
   st.players.forEach((p, i) => {
@@ -367,12 +367,94 @@ function drawStage(g, stage, X, Y, s, frame) {
   g.lineWidth = 1;
 }
 
-function drawItems(g, st, X, Y) {
+// ---- items, drawn by kind. schema.items maps a type id to {name, kind} (schema/items.py); an id
+// not there is "unknown" and labelled by its hex id. Coloured by owner; window.dreamlandItems holds
+// what the last drawn frame showed ([{type, kind, name}]), for tests.
+window.dreamlandItems = [];
+
+function itemInfo(type) {
+  const hex = Number(type).toString(16).toUpperCase().padStart(2, "0");
+  return schema.items[String(type)] || { name: `ITEM_0x${hex}`, kind: "unknown" };  // as schema.items.item_name
+}
+
+function itemDirection(it) {  // a unit vector on the screen: along the velocity, else the facing
+  const vx = it.vel_x || 0, vy = it.vel_y || 0, v = Math.hypot(vx, vy);
+  return v > 0.01 ? [vx / v, -vy / v] : [it.facing ? 1 : -1, 0];
+}
+
+function line(g, x0, y0, x1, y1) { g.beginPath(); g.moveTo(x0, y0); g.lineTo(x1, y1); g.stroke(); }
+function disc(g, x, y, r) { g.beginPath(); g.arc(x, y, r, 0, 2 * Math.PI); g.fill(); }
+function ring(g, x, y, r) { g.beginPath(); g.arc(x, y, r, 0, 2 * Math.PI); g.stroke(); }
+
+// kind -> draw(g, x, y, r, color, it): x, y on the screen, r a shot's radius in pixels
+const ITEM_DRAW = {
+  laser(g, x, y, r, color, it) {       // a short beam trailing behind the shot
+    const [dx, dy] = itemDirection(it), L = 5 * r;
+    g.strokeStyle = color; g.lineWidth = 3; line(g, x, y, x - dx * L, y - dy * L);
+    g.strokeStyle = "#fff"; g.lineWidth = 1; line(g, x, y, x - dx * L * 0.8, y - dy * L * 0.8);
+  },
+  fireball(g, x, y, r, color) {
+    g.fillStyle = "#ff8a3d"; disc(g, x, y, r);
+    g.strokeStyle = color; g.lineWidth = 2; ring(g, x, y, r);
+  },
+  projectile(g, x, y, r, color) {
+    g.fillStyle = color; disc(g, x, y, r);
+    g.fillStyle = "#fff"; disc(g, x, y, r * 0.45);
+  },
+  arrow(g, x, y, r, color, it) {       // a shaft with a head, pointing where it flies
+    const [dx, dy] = itemDirection(it), L = 4 * r, h = 1.2 * r;
+    g.strokeStyle = color; g.lineWidth = 2; line(g, x, y, x - dx * L, y - dy * L);
+    line(g, x, y, x - dx * h - dy * h * 0.6, y - dy * h + dx * h * 0.6);
+    line(g, x, y, x - dx * h + dy * h * 0.6, y - dy * h - dx * h * 0.6);
+  },
+  thrown(g, x, y, r, color) {
+    g.fillStyle = color; g.fillRect(x - r, y - r, 2 * r, 2 * r);
+    g.strokeStyle = "#111"; g.lineWidth = 1; g.strokeRect(x - r, y - r, 2 * r, 2 * r);
+  },
+  explosive(g, x, y, r, color) {
+    g.fillStyle = "#333"; disc(g, x, y, r);
+    g.strokeStyle = color; g.lineWidth = 2; ring(g, x, y, r * 1.8);
+  },
+  container(g, x, y, r, color) {       // a crate
+    const h = 1.6 * r;
+    g.fillStyle = "#8a6a3a"; g.fillRect(x - h, y - h, 2 * h, 2 * h);
+    g.strokeStyle = color; g.lineWidth = 2; g.strokeRect(x - h, y - h, 2 * h, 2 * h);
+  },
+  item(g, x, y, r, color) {            // a diamond
+    const h = 1.4 * r;
+    g.fillStyle = color; g.beginPath();
+    g.moveTo(x, y - h); g.lineTo(x + h, y); g.lineTo(x, y + h); g.lineTo(x - h, y); g.closePath(); g.fill();
+  },
+  attached(g, x, y, r, color) {        // part of a move, at the character: faint
+    g.strokeStyle = color; g.lineWidth = 1; g.globalAlpha = 0.6; ring(g, x, y, r); g.globalAlpha = 1;
+  },
+  pokemon(g, x, y, r, color) {
+    g.fillStyle = color; disc(g, x, y, 1.5 * r);
+    g.strokeStyle = "#111"; g.lineWidth = 1; line(g, x - 1.5 * r, y, x + 1.5 * r, y);
+  },
+  stage(g, x, y, r, color) {           // a triangle
+    const h = 1.6 * r;
+    g.fillStyle = "#8c6"; g.beginPath();
+    g.moveTo(x, y - h); g.lineTo(x + h, y + h); g.lineTo(x - h, y + h); g.closePath(); g.fill();
+    g.strokeStyle = color; g.lineWidth = 1; g.stroke();
+  },
+  unknown(g, x, y, r, color) { g.fillStyle = color; disc(g, x, y, 3); },
+};
+
+function drawItems(g, st, X, Y, s) {
+  const drawn = [];
+  const r = Math.max(2.5, Math.min(8, 1.5 * s));
+  g.font = "9px sans-serif"; g.textAlign = "left";
   for (const it of st.items) {
-    g.fillStyle = it.owner === 0 || it.owner === 1 ? COLORS[it.owner] : "#ddd";
-    g.beginPath(); g.arc(X(it.x), Y(it.y), 3, 0, 2 * Math.PI); g.fill();
-    g.fillStyle = "#aab"; g.font = "9px sans-serif"; g.fillText(`item ${it[schema.draw.item_type]}`, X(it.x) + 4, Y(it.y) - 4);
+    const type = it[schema.draw.item_type], info = itemInfo(type);
+    const color = it.owner === 0 || it.owner === 1 ? COLORS[it.owner] : "#ddd";
+    const x = X(it.x), y = Y(it.y);
+    (ITEM_DRAW[info.kind] || ITEM_DRAW.unknown)(g, x, y, r, color, it);
+    g.fillStyle = "#aab"; g.fillText(info.name, x + 1.8 * r + 2, y - 1.8 * r);
+    drawn.push({ type, kind: info.kind, name: info.name });
   }
+  g.lineWidth = 1;
+  window.dreamlandItems = drawn;
 }
 
 // ---- silhouettes. A body is drawn in units of its height (feet at 0, head at 1, x forward).
