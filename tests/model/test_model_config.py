@@ -94,7 +94,7 @@ def test_the_mixer_is_built_from_the_model_config():
 
 def test_a_checkpoint_with_the_flat_form_loads_to_the_same_model(tmp_path, real_window):
     from dreamland.data.encoding import encode
-    from dreamland.model.step import prepare_window
+    from dreamland.model.window import prepare_window
 
     model = make_tiny()
     path = ck.save(tmp_path / "ckpt", model)
