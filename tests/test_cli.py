@@ -32,3 +32,13 @@ def test_model_info_counts_parameters():
 def test_model_info_bad_override():
     proc = cli("model", "info", "small", "bogus=1")
     assert proc.returncode == 2 and "unknown key" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_bench_step_runs_the_modes_asked_for():
+    proc = cli("bench", "step", "--model", "tiny", "--mode", "eager", "--frames", "3", "--threads", "1", "--json")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert {r["mode"] for r in result["results"]} == {"eager"}
+    assert {r["batch"] for r in result["results"]} == {1}
+    bad = cli("bench", "step", "--mode", "fastest")
+    assert bad.returncode == 2 and "invalid choice" in bad.stderr and "Traceback" not in bad.stderr

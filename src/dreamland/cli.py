@@ -11,6 +11,8 @@ from dreamland import __version__
 from dreamland.arguments import add_split_arguments, int_at_least, split_spec
 from dreamland.model.config import COMPILE_MODES, WEIGHT_DTYPES
 
+BENCH_STEP_MODES = ("eager", "aot")  # every mode and batch size takes minutes: on request only
+
 
 class UserError(Exception):
     """Bad input from the user: reported as one line, exit status 2."""
@@ -245,8 +247,9 @@ def _model_overrides(items: list[str]) -> dict:
 def _cmd_bench_step(args: argparse.Namespace) -> int:
     from dreamland.model.bench import bench_step, format_table
 
-    result = bench_step(args.model, batch_sizes=tuple(args.batch or (1, 2)), threads=args.threads,
-                        compiled=not args.no_compile, frames=args.frames, dtype=args.dtype)
+    modes = ("eager",) if args.no_compile else tuple(args.mode or BENCH_STEP_MODES)
+    result = bench_step(args.model, batch_sizes=tuple(args.batch or (1,)), threads=args.threads,
+                        frames=args.frames, dtype=args.dtype, modes=modes)
     print(json.dumps(result) if args.json else format_table(result))
     return 0
 
@@ -419,14 +422,19 @@ def _add_bench_parser(sub) -> argparse.ArgumentParser:
                                  parser_class=_Parser)
     q = bench_sub.add_parser("step", help="milliseconds per frame of the step function",
                              description="Median and 99th-percentile ms per frame of a full step "
-                             "(encode, model, decode), eager and compiled, beside re-encoding a "
-                             "K=30 window every frame. Example: dreamland bench step --model large")
+                             "(encode, model, decode), eager and AOT-compiled by default, beside "
+                             "re-encoding a K=30 window every frame. Every compile mode and batch "
+                             "size: --mode eager --mode aot --mode aot-tuned --mode inductor "
+                             "--batch 1 --batch 2 (minutes: each mode compiles per batch size). "
+                             "Example: dreamland bench step --model large")
     q.add_argument("--model", default="large", choices=list(MODEL_PRESETS))
-    q.add_argument("--batch", type=_positive_int, action="append", help="repeatable (default 1 and 2)")
+    q.add_argument("--batch", type=_positive_int, action="append", help="repeatable (default 1)")
+    q.add_argument("--mode", choices=COMPILE_MODES, action="append",
+                   help=f"repeatable (default {' and '.join(BENCH_STEP_MODES)})")
     q.add_argument("--threads", type=_positive_int, default=2)
     q.add_argument("--dtype", default="float32", choices=WEIGHT_DTYPES)
-    q.add_argument("--frames", type=_positive_int, default=1000)
-    q.add_argument("--no-compile", action="store_true")
+    q.add_argument("--frames", type=_positive_int, default=500)
+    q.add_argument("--no-compile", action="store_true", help="eager only")
     q.add_argument("--json", action="store_true")
     q.set_defaults(func=_cmd_bench_step)
     return p

@@ -1,12 +1,15 @@
 """Durable writes: what ingest batches and training checkpoints both need before a rename; atomic
-ones: a small text file replaced whole; and reproducible ones: the same checkpoint saved twice is
-the same bytes."""
+ones: a file replaced whole (weights, configs, reports, small texts); and reproducible ones: the
+same checkpoint saved twice is the same bytes. Every atomic write in the project goes through
+`write_atomic`."""
 
 from __future__ import annotations
 
 import json
 import os
+import tempfile
 from pathlib import Path
+from typing import Callable
 
 
 def fsync(path: Path) -> None:
@@ -18,16 +21,29 @@ def fsync(path: Path) -> None:
         os.close(fd)
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    """Replace `path` with `text` in one step: a reader, or a process killed mid-write, sees the old
-    file or the new one, never half of one. The text is staged in `path` + ".tmp", the name the
-    callers' clean-ups of stale files look for; a write that fails (a full disk) leaves none behind."""
-    staged = path.with_name(path.name + ".tmp")
+def write_atomic(path: Path, write: Callable[[str], None], staged: Path | None = None) -> None:
+    """Replace `path` with what `write(staged)` writes, in one step: a reader, or a process killed
+    mid-write, sees the old file or the new one, never half of one. The staged file (by default a
+    fresh hidden name beside `path` ending in ".tmp", the suffix the callers' clean-ups of stale
+    files look for) is flushed to disk before the rename; a write that fails (a full disk) leaves
+    none behind."""
+    if staged is None:
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        staged = Path(name)
     try:
-        staged.write_text(text, encoding="utf-8")
+        write(str(staged))
+        with open(staged, "rb") as fh:
+            os.fsync(fh.fileno())
         os.replace(staged, path)
     finally:
         staged.unlink(missing_ok=True)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """`write_atomic` of a text, staged in `path` + ".tmp"."""
+    write_atomic(path, lambda staged: Path(staged).write_text(text, encoding="utf-8"),
+                 path.with_name(path.name + ".tmp"))
 
 
 def sort_safetensors_metadata(path: Path) -> None:

@@ -180,6 +180,8 @@ def test_action_breakdown_and_worst_actions():
     assert b["per_category"]["idle"]["acc"] == 1.0 and b["per_category"]["special"]["frames"] == 2
     specials = [r for r in b["per_action"] if r["category"] == "special"]
     assert len(specials) == 2 and {r["character"] for r in specials} == {"Fox", "Captain Falcon"}
+    # named after each character's own move (issue #14), not a hex code shared by all
+    assert {r["name"] for r in specials} == {"Fox FOX_ILLUSION_AIR_END", "Captain Falcon RAPTOR_BOOST_AIR_HIT"}
 
 
 def test_nan_predictions_are_counted_not_averaged():

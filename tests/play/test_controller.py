@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from dreamland.data.encoding import decode_controller
-from dreamland.play.controller import Button, Controller, as_tensor
+from dreamland.play.controller import Button, Controller, as_tensor, stack
 from dreamland.schema.controller import BUTTON_BITS
 
 
@@ -56,3 +56,14 @@ def test_json_round_trip_and_clamping():
     c = Controller().tilt_analog("MAIN", 0.3, 0.9).press_button("Z")
     assert Controller.from_json(c.to_json()).to_json() == c.to_json()
     assert Controller().tilt_analog("MAIN", 5, -1).main_stick == (1.0, 0.0)
+
+
+def test_stack_encodes_many_controllers_as_each_alone():
+    pads = [Controller(), None, Controller().tilt_analog("MAIN", 0.1, 0.9).press_button("A"),
+            Controller().press_shoulder("L", 0.3).press_shoulder("R", 0.7).tilt_analog("C", 1.0, 0.0),
+            torch.full((17,), 0.25), {"main_x": 0.2, "buttons": ["Z", "start"]}]
+    out = stack(pads)
+    assert out.shape == (len(pads), 17) and out.dtype == torch.float32
+    for row, pad in zip(out, pads):
+        assert torch.equal(row, as_tensor(pad))
+    assert stack([]).shape == (0, 17)

@@ -301,7 +301,7 @@ def _key_name(key: int) -> tuple[int, str, str | None]:
         who = name_of_internal(c - 1)
     except (KeyError, ValueError, IndexError):
         who = f"character {c - 1}"
-    return a, f"{who} {actions.action_name(a)}", who
+    return a, f"{who} {actions.action_name(a, c - 1)}", who
 
 
 def action_breakdown(pred_action: np.ndarray, real_action: np.ndarray, characters: np.ndarray,

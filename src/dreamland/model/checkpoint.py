@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Mapping, NamedTuple
 
@@ -30,7 +29,7 @@ from torch import Tensor
 
 from dreamland import __version__
 from dreamland.data.encoding import ENCODING_VERSION
-from dreamland.fsutil import sort_safetensors_metadata
+from dreamland.fsutil import sort_safetensors_metadata, write_atomic
 from dreamland.model.config import ConfigError, ModelConfig
 from dreamland.model.world import WorldModel
 from dreamland.schema import fingerprint
@@ -80,19 +79,6 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _write_atomic(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _save_file(save_file, tensors: Mapping[str, Tensor], tmp: str, meta: dict[str, str]) -> None:
     save_file(tensors, tmp, metadata=meta)
     sort_safetensors_metadata(Path(tmp))  # the same checkpoint is the same bytes in every process
@@ -121,7 +107,7 @@ def save(
         raise CheckpointError(f"save: extra must be JSON-serialisable ({exc})") from None
     state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
     meta = {"format": FORMAT, "schema": fingerprint()}
-    _write_atomic(out / WEIGHTS, lambda tmp: _save_file(save_file, state, tmp, meta))
+    write_atomic(out / WEIGHTS, lambda tmp: _save_file(save_file, state, tmp, meta))
     doc: dict[str, Any] = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -134,7 +120,7 @@ def save(
     }
     if tensors:
         t = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
-        _write_atomic(out / TENSORS, lambda tmp: _save_file(save_file, t, tmp, meta))
+        write_atomic(out / TENSORS, lambda tmp: _save_file(save_file, t, tmp, meta))
         doc["tensors_sha256"] = _sha256(out / TENSORS)
     else:
         (out / TENSORS).unlink(missing_ok=True)
@@ -144,7 +130,7 @@ def save(
             json.dump(doc, fh, indent=1, sort_keys=True)
             fh.write("\n")
 
-    _write_atomic(out / CONFIG, write_json)
+    write_atomic(out / CONFIG, write_json)
     return out
 
 

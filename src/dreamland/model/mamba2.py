@@ -475,15 +475,39 @@ class Mamba2(nn.Module):
 
     # ---------------------------------------------------------------- recurrent step
 
-    def step(self, u_t: Tensor, state: Mamba2State) -> tuple[Tensor, Mamba2State]:
+    def _ssm_step(self, x: Tensor, dt: Tensor, A: Tensor, B: Tensor, C: Tensor, ssm_state: Tensor,
+                  in_place: bool) -> tuple[Tensor, Tensor]:
+        """h_t = exp(dt A) h_{t-1} + dt x_t B_t^T ;  y_t = h_t C_t + D x_t, in PyTorch. The state is
+        the one large tensor of a batched step and the step is bound by passes over it: the decay
+        scales it, the rank-1 update is added into it (no (b, h, p, n) temporary), and the readout
+        multiplies C_t^T by h_t^T (a row times a matrix, which BLAS streams; h_t times the column
+        C_t runs several times slower on a CPU)."""
+        batch, h, p, n = ssm_state.shape
+        xf = x.float().reshape(batch, h, p)
+        Bh = _groups_to_heads(B.float().reshape(batch, self.ngroups, n), h)
+        Ch = _groups_to_heads(C.float().reshape(batch, self.ngroups, n), h)
+        dt_pos = F.softplus(dt.float() + self.dt_bias.float())  # (b, h)
+        decay = torch.exp(dt_pos * A)[:, :, None, None]
+        new_ssm = ssm_state.mul_(decay) if in_place else (ssm_state.float() * decay).contiguous()
+        flat = new_ssm.view(batch * h, p, n)
+        flat.addcmul_((dt_pos.unsqueeze(-1) * xf).reshape(batch * h, p, 1), Bh.reshape(batch * h, 1, n))
+        y = torch.bmm(Ch.reshape(batch * h, 1, n), flat.transpose(1, 2)).view(batch, h, p)
+        return new_ssm.to(ssm_state.dtype), y + self.D.float().unsqueeze(-1) * xf
+
+    def step(self, u_t: Tensor, state: Mamba2State, donate: bool = False) -> tuple[Tensor, Mamba2State]:
         """Advance one frame: ``u_t`` ``(batch, d_model)`` -> ``(y_t, new_state)``.
 
-        Functional on purpose: it returns *new* state tensors and never writes into the
+        Functional by default: it returns *new* state tensors and never writes into the
         given ones, so with grad enabled (self-forcing) autograd can backprop through a
         chain of steps, and under ``torch.no_grad`` no graph is recorded at all.  New
         state tensors are contiguous with the same strides/dtypes as the inputs so a
         ``torch.compile``-d step stays on one graph.  The fused (in-place) CUDA kernels are
         therefore only used when no gradient is needed, on private copies of the state.
+
+        ``donate=True`` (no gradient, float32 contiguous state) hands the SSM state over to the
+        step, which updates it in place and returns it: the state is the largest tensor a
+        batched step touches, and a fresh one per layer per frame costs an allocation that the
+        system zeroes, page by page, every frame. The given state must not be used again.
         """
         conv_state, ssm_state = state
         batch = u_t.shape[0]
@@ -527,17 +551,9 @@ class Mamba2(nn.Module):
                 dt_softplus=True,
             )
         else:
-            xf = x.float().reshape(batch, self.nheads, self.headdim)
-            Bh = _groups_to_heads(B.float().reshape(batch, self.ngroups, self.d_state), self.nheads)
-            Ch = _groups_to_heads(C.float().reshape(batch, self.ngroups, self.d_state), self.nheads)
-            dt_pos = F.softplus(dt.float() + self.dt_bias.float())  # (b, h)
-            dA = torch.exp(dt_pos * A)  # (b, h)
-            # h_t = exp(dt A) h_{t-1} + dt x_t B_t^T ;  y_t = h_t C_t + D x_t
-            new_ssm = ssm_state.float() * dA[:, :, None, None] + (
-                (dt_pos.unsqueeze(-1) * xf).unsqueeze(-1) * Bh.unsqueeze(-2)
-            )
-            y = torch.einsum("bhpn,bhn->bhp", new_ssm, Ch) + self.D.float().unsqueeze(-1) * xf
-            new_ssm = new_ssm.to(ssm_state.dtype)
+            new_ssm, y = self._ssm_step(x, dt, A, B, C, ssm_state,
+                                        donate and not needs_grad and ssm_state.dtype == torch.float32
+                                        and ssm_state.is_contiguous())
         y = y.to(u_t.dtype).reshape(batch, self.d_inner)
 
         out = self.out_proj(self.norm(y, z))

@@ -70,22 +70,25 @@ def decode_state(enc: Encoded, like: GameState | None = None, advance: bool = Tr
 
 def step_encoded(
     model: WorldModel, model_state: ModelState, enc: Encoded, controllers: Tensor,
-    return_heads: bool = False,
+    return_heads: bool = False, donate: bool = False,
 ):
     """The step on encoded frames (B, ...): what self-forcing calls (differentiable through the
     recurrent state and the continuous fields). With `return_heads`, also the raw head outputs,
-    which the training loss scores."""
-    out, new_state = model.step(model_state, enc, controllers)
+    which the training loss scores. `donate` (no gradient): the recurrent state is updated in
+    place and must not be used again."""
+    out, new_state = model.step(model_state, enc, controllers, donate)
     nxt = model.rules(enc, out, controllers)
     return (new_state, nxt, out) if return_heads else (new_state, nxt)
 
 
 def step(
-    model: WorldModel, model_state: ModelState, game_state: GameState, controllers: Tensor
+    model: WorldModel, model_state: ModelState, game_state: GameState, controllers: Tensor,
+    donate: bool = False,
 ) -> tuple[ModelState, GameState]:
-    """One frame for every stream of the batch: see the module docstring."""
+    """One frame for every stream of the batch: see the module docstring (`donate`: as for
+    `step_encoded`)."""
     enc = encode_state(game_state)
-    new_state, nxt = step_encoded(model, model_state, enc, controllers)
+    new_state, nxt = step_encoded(model, model_state, enc, controllers, donate=donate)
     return new_state, _exact_keeps(decode_state(nxt, like=game_state), game_state, enc, nxt)
 
 

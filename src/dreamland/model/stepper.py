@@ -33,7 +33,8 @@ class CompiledStep:
     (keys beyond the game state, e.g. frame_id or characters, are carried around the compiled
     part), and the step can be compiled as one graph (encode, model, rules, decode):
 
-    * `compile=False`: eager PyTorch;
+    * `compile=False`: eager PyTorch, the recurrent state updated in place (the state passed in
+      is consumed: `steppers.protocol`);
     * `compile="aot"` (or True): `torch.export` + AOTInductor, one native library per batch size,
       built on first use (tens of seconds for the large preset): no Python or guard overhead per
       call, the fastest on a CPU;
@@ -74,7 +75,7 @@ class CompiledStep:
         self.mode = mode
         self.compile_error: str | None = None
         self._lock = threading.Lock()
-        self._eager: Callable = lambda s, g, c: step(self.model, s, g, c)  # noqa: E731
+        self._eager: Callable = lambda s, g, c: step(self.model, s, g, c, donate=True)  # noqa: E731
         self._inductor: Callable | None = None
         self._backend = "inductor"  # tests trace with "eager" to check guards without codegen
         self._aot: dict[int, Callable] = {}
@@ -103,7 +104,8 @@ class CompiledStep:
                     options = {"guard_filter_fn": torch.compiler.skip_guard_on_all_nn_modules_unsafe}
                     if self._backend == "inductor":
                         options["freezing"] = True
-                    self._inductor = torch.compile(self._eager, dynamic=False, backend=self._backend,
+                    functional = lambda s, g, c: step(self.model, s, g, c)  # noqa: E731 - graphs do not mutate inputs
+                    self._inductor = torch.compile(functional, dynamic=False, backend=self._backend,
                                                    options=options)
                 except Exception as exc:  # noqa: BLE001
                     self._fail(exc, "eager")

@@ -81,8 +81,8 @@ class Block(nn.Module):
             return self._mlp(x + y), new_state
         return self._mlp(x + self.mixer(self.norm(x), inference_state=state))
 
-    def step(self, x: Tensor, state):
-        y, new_state = self.mixer.step(self.norm(x), state)
+    def step(self, x: Tensor, state, donate: bool = False):
+        y, new_state = self.mixer.step(self.norm(x), state, donate)
         return self._mlp(x + y), new_state
 
 
@@ -233,13 +233,14 @@ class WorldModel(nn.Module):
         out = self.heads(self.norm_f(x), char, item, enc, controllers)
         return (out, tuple(new_state)) if return_state else out
 
-    def step(self, state: ModelState, enc: dict[str, Tensor], controllers: Tensor):
+    def step(self, state: ModelState, enc: dict[str, Tensor], controllers: Tensor, donate: bool = False):
         """One frame per stream: `enc` fields (B, ...), `stage` (B,), `controllers` (B, 2, n).
-        Returns (heads `{"char": (B, 4, n), "item": (B, S, n)}`, new state)."""
+        Returns (heads `{"char": (B, 4, n), "item": (B, S, n)}`, new state). `donate`: the
+        state may be updated in place (`Mamba2.step`); do not use it again."""
         x, char, item = self.encode_inputs(enc, controllers)
         new_state: list[Tensor] = []
         for i, layer in enumerate(self.layers):
-            x, (conv, ssm) = layer.step(x, (state[2 * i], state[2 * i + 1]))
+            x, (conv, ssm) = layer.step(x, (state[2 * i], state[2 * i + 1]), donate)
             new_state += [conv, ssm]
         return self.heads(self.norm_f(x), char, item, enc, controllers), tuple(new_state)
 

@@ -1,5 +1,6 @@
 """Scripted controller sources. A bot is any callable `(game_state, player_index) -> controller`
 (a `Controller`, an encoded tensor, or None for neutral); `GameState` is `play.state.GameState`.
+A `Bot` whose `reads_state` is False may be given None for the state (the batched environments do).
 
 * `IdleBot`: never touches the controller.
 * `RandomBot`: random buttons and stick positions, each held for a few frames (seeded).
@@ -25,6 +26,9 @@ from dreamland.schema import stages as S
 
 class Bot:
     name = "bot"
+    # False for bots that never look at the game: batched callers then pass None instead of
+    # building a GameState view per game and frame
+    reads_state = True
 
     def reset(self) -> None:
         """Called when the game restarts."""
@@ -35,6 +39,7 @@ class Bot:
 
 class IdleBot(Bot):
     name = "idle"
+    reads_state = False
 
     def __call__(self, state: GameState, player: int) -> Controller:
         return Controller()
@@ -44,6 +49,7 @@ class RandomBot(Bot):
     """Random inputs: every `hold` frames (on average) a new stick position and button set."""
 
     name = "random"
+    reads_state = False
 
     def __init__(self, seed: int | None = None, hold: int = 6, p_button: float = 0.25) -> None:
         self.seed = seed
@@ -82,6 +88,7 @@ class ReplayInputsBot(Bot):
     when players can first act). After the replay ends the controller is neutral."""
 
     name = "replay"
+    reads_state = False
 
     def __init__(self, path: str | Path, player: int | None = None, start_frame: int = -39) -> None:
         from dreamland.play.replay import load_replay

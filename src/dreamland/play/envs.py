@@ -28,6 +28,7 @@ from gymnasium import spaces
 from dreamland.data import layout
 from dreamland.play import facts
 from dreamland.play.bots import as_bot
+from dreamland.play.controller import as_tensor, stack
 from dreamland.play.core import BatchedCore
 from dreamland.play.state import N_CONTROLLER, player_values
 from dreamland.steppers.load import load_stepper
@@ -132,10 +133,9 @@ class MeleeVectorEnv(gym.vector.VectorEnv):
         acts = torch.nan_to_num(acts, nan=0.5).clamp(0, 1)
         ctrl = torch.zeros(self.num_envs, 2, N_CONTROLLER)
         ctrl[:, self.agent] = acts
-        from dreamland.play.controller import as_tensor
-
-        for i, bot in enumerate(self.bots):
-            ctrl[i, 1 - self.agent] = as_tensor(bot(self.core.game_state(i), 1 - self.agent))
+        side = 1 - self.agent
+        ctrl[:, side] = stack([bot(self.core.game_state(i) if bot.reads_state else None, side)
+                               for i, bot in enumerate(self.bots)])
         score = _Score(self.core)
         self.core.step(ctrl)
         self.frames += 1
@@ -189,8 +189,6 @@ class MeleeEnv(gym.Env):
         return observe(self.core, self.agent)[0], {"state": self.core.game_state(0)}
 
     def step(self, action):
-        from dreamland.play.controller import as_tensor
-
         ctrl = torch.zeros(1, 2, N_CONTROLLER)
         ctrl[0, self.agent] = _action_tensor(action)
         ctrl[0, 1 - self.agent] = as_tensor(self.bot(self.core.game_state(0), 1 - self.agent))

@@ -16,6 +16,10 @@ A *stepper* advances a batch of B games by one frame:
   (`data.encoding.encode_controller`).
 * returns the next frame with the same keys, shapes and dtypes as `frame`.
 
+`step` consumes the `model_state` it is given: the world model's eager step updates the recurrent
+state in place (at a large batch, a fresh state per frame costs more than the arithmetic). Clone it
+(`torch.clone` over its tensors) to step from the same state twice.
+
 Optional attributes: `name`; `context`, the seed length it was trained with (play builds seeds of
 `context` frames, default 1); `reset_rows(model_state, rows, seed)`, to restart some games of a
 batch when `model_state` is not a tensor or a nested tuple / list / dict of tensors whose first

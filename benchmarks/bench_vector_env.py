@@ -1,0 +1,77 @@
+"""Frames per second of `MeleeVectorEnv`: N games, one agent each against a bot, stepped as one batch.
+
+    python benchmarks/bench_vector_env.py [--batch 1 --batch 64 --batch 256] [--threads 1]
+                                          [--opponent chase] [--checkpoint PATH] [--seconds 10]
+
+For each batch size the environment is reset, warmed up, then stepped with random agent actions
+(drawn before timing) for about `--seconds`; frames/s counts every game's frame (batch x steps /
+seconds), the agent's observation, reward and auto-reset included. Prints one JSON object: the
+figures, the ratio of each batch size to batch 1, and the ratio to the baseline of issue #14
+(the shipped model, one thread, before the stepping core was rebuilt: 162, 1,199 and 864 frames/s
+at 1, 64 and 256 games). Not a test: nothing is asserted. docs/model.md records the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from dreamland.play.envs import MeleeVectorEnv  # noqa: E402
+
+BASELINE_FPS = {1: 162.0, 64: 1199.0, 256: 864.0}  # issue #14, shipped model, one thread
+
+
+def measure(batch: int, opponent: str, checkpoint: str | None, seconds: float, warmup: int) -> dict:
+    env = MeleeVectorEnv(num_envs=batch, checkpoint=checkpoint, opponent=opponent)
+    env.reset(seed=0)
+    rng = np.random.default_rng(0)
+    actions = rng.random((64, batch, env.single_action_space.shape[0]), dtype=np.float32)
+    for i in range(warmup):
+        env.step(actions[i % len(actions)])
+    steps, start = 0, time.perf_counter()
+    while True:
+        env.step(actions[steps % len(actions)])
+        steps += 1
+        elapsed = time.perf_counter() - start
+        if elapsed >= seconds and steps >= 5:
+            break
+    return {"batch": batch, "steps": steps, "seconds": round(elapsed, 3),
+            "frames_per_s": round(batch * steps / elapsed, 1),
+            "ms_per_step": round(1000.0 * elapsed / steps, 3)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--batch", type=int, action="append", help="games per batch; repeatable (default 1, 64, 256)")
+    p.add_argument("--threads", type=int, default=1, help="intra-op threads (default 1)")
+    p.add_argument("--opponent", default="chase", help="the bot (default chase, the environment's default)")
+    p.add_argument("--checkpoint", default=None, help="a checkpoint (default: the shipped model)")
+    p.add_argument("--seconds", type=float, default=10.0, help="timed seconds per batch size")
+    p.add_argument("--warmup", type=int, default=20, help="untimed steps first")
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    torch.set_flush_denormal(True)
+    rows = [measure(b, args.opponent, args.checkpoint, args.seconds, args.warmup)
+            for b in (args.batch or [1, 64, 256])]
+    single = next((r["frames_per_s"] for r in rows if r["batch"] == 1), None)
+    for r in rows:
+        if single:
+            r["vs_batch_1"] = round(r["frames_per_s"] / single, 2)
+        if r["batch"] in BASELINE_FPS:
+            r["vs_issue_14_baseline"] = round(r["frames_per_s"] / BASELINE_FPS[r["batch"]], 2)
+    print(json.dumps({"benchmark": "vector_env", "threads": args.threads, "opponent": args.opponent,
+                      "checkpoint": args.checkpoint or "shipped", "torch": torch.__version__,
+                      "results": rows}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
