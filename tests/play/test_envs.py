@@ -62,3 +62,30 @@ def test_a_vector_env_steps_its_games_as_play_sessions_do():
                 torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-3, msg=f"{k}, game {i}")
             else:
                 assert torch.equal(got, want), f"{k}, game {i}"
+
+
+def test_the_states_of_a_batch_are_each_game_read_alone():
+    import torch
+
+    from dreamland.data.frame import item_column, player_column
+    from dreamland.play.core import BatchedCore
+    from dreamland.play.toy import PhysicsToyStepper
+
+    core = BatchedCore(PhysicsToyStepper(), 3, "battlefield", ("fox", "marth"))
+    gen = torch.Generator().manual_seed(0)
+    for _ in range(5):
+        core.step(torch.rand(3, 2, 17, generator=gen))
+    slot = int(torch.nonzero(~core.frame["item_exists"][1].bool())[0])
+    core.frame["item_exists"][1, slot] = True  # one more projectile, in game 1
+    group, col = item_column("x")
+    core.frame[f"item_{group}"][1, slot, col] = 12.5
+    core.events.ko[2, 1] = True
+    states = core.game_states()
+    assert [s.to_json() for s in states] == [core.game_state(b).to_json() for b in range(3)]
+    group, col = player_column("x")
+    for b, s in enumerate(states):
+        for p in (0, 1):
+            assert s.players[p].x == float(core.frame[f"player_{group}"][b, p, col])
+    assert [len(s.items) for s in states] == core.frame["item_exists"].sum(1).tolist()
+    assert [i.x for i in states[1].items if i.slot == slot] == [12.5]
+    assert states[2].events == [{"type": "ko", "player": 1}] and states[0].events == []

@@ -21,7 +21,7 @@ from dreamland.play import rules as R
 from dreamland.play.state import (
     GameState,
     empty_frame,
-    game_state_view,
+    game_state_views,
     neutral_controllers,
     repeat_as_seed,
     starting_frame,
@@ -170,14 +170,21 @@ class BatchedCore:
         return self.rules.over
 
     def game_state(self, b: int = 0) -> GameState:
+        """The readable state of game b (`play.state.GameState`)."""
+        return self.game_states([b])[0]
+
+    def game_states(self, rows: Sequence[int] | None = None) -> list[GameState]:
+        """The readable states of games `rows` (all by default), converted in one pass."""
         r = self.rules
         assert r is not None
-        winner = int(r.winner[b])
-        return game_state_view(
-            self.frame, b, frame_number=int(r.frame[b]), timer_frames_left=int(r.timer_left[b]),
-            game_over=bool(r.over[b]), winner=winner if winner >= 0 else None, events=self.events.of(b),
-            invulnerable=tuple(bool(v) for v in ((r.invulnerable[b] > 0) | (r.dead[b] > 0)).tolist()),
-            dead=tuple(bool(v) for v in (r.dead[b] > 0).tolist()),
+        idx = torch.arange(self.batch) if rows is None else torch.as_tensor(list(rows), dtype=torch.long)
+        frame = {k: v[idx] for k, v in self.frame.items() if v.dim() > 0}
+        winner = r.winner[idx].tolist()
+        return game_state_views(
+            frame, frame_numbers=r.frame[idx].tolist(), timer_frames_left=r.timer_left[idx].tolist(),
+            game_over=r.over[idx].tolist(), winner=[w if w >= 0 else None for w in winner],
+            events=self.events.lists(idx), invulnerable=((r.invulnerable[idx] > 0) | (r.dead[idx] > 0)).tolist(),
+            dead=(r.dead[idx] > 0).tolist(),
         )
 
 

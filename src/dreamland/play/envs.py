@@ -134,8 +134,9 @@ class MeleeVectorEnv(gym.vector.VectorEnv):
         ctrl = torch.zeros(self.num_envs, 2, N_CONTROLLER)
         ctrl[:, self.agent] = acts
         side = 1 - self.agent
-        ctrl[:, side] = stack([bot(self.core.game_state(i) if bot.reads_state else None, side)
-                               for i, bot in enumerate(self.bots)])
+        states = self.core.game_states() if any(b.reads_state for b in self.bots) else [None] * self.num_envs
+        ctrl[:, side] = stack([bot(state if bot.reads_state else None, side)
+                               for bot, state in zip(self.bots, states)])
         score = _Score(self.core)
         self.core.step(ctrl)
         self.frames += 1

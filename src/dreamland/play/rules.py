@@ -114,15 +114,20 @@ class Events:
     respawn: Tensor
     game_over: Tensor
 
-    def of(self, b: int) -> list[dict]:
+    def lists(self, rows: Tensor) -> list[list[dict]]:
+        """The events of games `rows`, one list per game (converted in one pass)."""
         out = []
-        for p in (0, 1):
-            if self.ko[b, p]:
-                out.append({"type": "ko", "player": p})
-            if self.respawn[b, p]:
-                out.append({"type": "respawn", "player": p})
-        if self.game_over[b]:
-            out.append({"type": "game_over"})
+        for ko, respawn, over in zip(self.ko[rows].tolist(), self.respawn[rows].tolist(),
+                                     self.game_over[rows].tolist()):
+            game: list[dict] = []
+            for p in (0, 1):
+                if ko[p]:
+                    game.append({"type": "ko", "player": p})
+                if respawn[p]:
+                    game.append({"type": "respawn", "player": p})
+            if over:
+                game.append({"type": "game_over"})
+            out.append(game)
         return out
 
 

@@ -292,32 +292,50 @@ def game_state_view(frame: dict[str, Tensor], b: int, *, frame_number: int = 0,
                     invulnerable: tuple[bool, bool] = (False, False),
                     dead: tuple[bool, bool] = (False, False)) -> GameState:
     """The `GameState` of game b of a batched frame."""
-    keys = [f"{w}_{g}" for w in ("player", "follower") for g, _ in _PLAYER_NAMES]
-    keys += ["player_exists", "follower_exists"]
-    rows = {k: frame[k][b].tolist() for k in keys}
-    players = []
-    for p in (0, 1):
-        exists, values = _player(rows, "player", p)
-        ps = PlayerState(p, exists, values, invulnerable_rule=bool(invulnerable[p]), dead=bool(dead[p]))
-        if rows["follower_exists"][p]:
-            fe, fv = _player(rows, "follower", p)
-            ps.follower = PlayerState(p, fe, fv)
-        players.append(ps)
-    items = []
-    exists = frame["item_exists"][b]
-    live = torch.nonzero(exists, as_tuple=False).flatten().tolist()
-    if live:
-        parts = {g: frame[f"item_{g}"][b, live].tolist() for g, _ in _ITEM_NAMES}
-        for k, slot in enumerate(live):
-            values = {}
+    one = {k: v[b : b + 1] for k, v in frame.items() if k in _VIEW_KEYS}
+    return game_state_views(one, frame_numbers=[frame_number], timer_frames_left=[timer_frames_left],
+                            game_over=[game_over], winner=[winner], events=[events or []],
+                            invulnerable=[invulnerable], dead=[dead])[0]
+
+
+_VIEW_KEYS = {f"{w}_{g}" for w in ("player", "follower") for g, _ in _PLAYER_NAMES} | {
+    "player_exists", "follower_exists", "stage", "item_exists"} | {f"item_{g}" for g, _ in _ITEM_NAMES}
+
+
+def game_state_views(frame: dict[str, Tensor], *, frame_numbers: list[int], timer_frames_left: list[int],
+                     game_over: list[bool], winner: list[int | None], events: list[list],
+                     invulnerable: list, dead: list) -> list[GameState]:
+    """The `GameState` of every game of a batched frame (the per-game arguments are lists). Each
+    tensor is converted to Python once for the whole batch: a vector env's bots read every game's
+    state every frame, and one small conversion per field and game costs more than the model."""
+    rows = {k: frame[k].tolist() for k in _VIEW_KEYS if not k.startswith("item_") and k != "stage"}
+    items: list[list[ItemState]] = [[] for _ in range(len(frame_numbers))]
+    live = torch.nonzero(frame["item_exists"], as_tuple=False)
+    if len(live):
+        parts = {g: frame[f"item_{g}"][live[:, 0], live[:, 1]].tolist() for g, _ in _ITEM_NAMES}
+        for k, (b, slot) in enumerate(live.tolist()):
+            values: dict[str, float] = {}
             for g, names in _ITEM_NAMES:
                 values.update(zip(names, (float(v) for v in parts[g][k])))
-            items.append(ItemState(slot, values))
-    return GameState(
-        frame=frame_number, stage=int(frame["stage"][b]), players=players, items=items,
-        timer_frames_left=timer_frames_left, game_over=game_over, winner=winner,
-        events=list(events or []),
-    )
+            items[b].append(ItemState(slot, values))
+    stages = frame["stage"].reshape(-1).tolist()
+    out = []
+    for b, game_items in enumerate(items):
+        game_rows = {k: v[b] for k, v in rows.items()}
+        players = []
+        for p in (0, 1):
+            exists, values = _player(game_rows, "player", p)
+            ps = PlayerState(p, exists, values, invulnerable_rule=bool(invulnerable[b][p]), dead=bool(dead[b][p]))
+            if game_rows["follower_exists"][p]:
+                fe, fv = _player(game_rows, "follower", p)
+                ps.follower = PlayerState(p, fe, fv)
+            players.append(ps)
+        out.append(GameState(
+            frame=frame_numbers[b], stage=int(stages[b]), players=players,
+            items=game_items, timer_frames_left=timer_frames_left[b], game_over=game_over[b],
+            winner=winner[b], events=list(events[b]),
+        ))
+    return out
 
 
 def schema_json() -> dict[str, Any]:
