@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -42,3 +43,15 @@ def test_bench_step_runs_the_modes_asked_for():
     assert {r["batch"] for r in result["results"]} == {1}
     bad = cli("bench", "step", "--mode", "fastest")
     assert bad.returncode == 2 and "invalid choice" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback():
+    """`dreamland model info tiny --json | head -c 10`: the pipe closes before the write."""
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "dreamland.cli", "model", "info", "tiny", "--json"],
+                              stdout=write, stderr=subprocess.PIPE, text=True, timeout=120)
+    finally:
+        os.close(write)
+    assert proc.returncode == 141 and proc.stderr == ""

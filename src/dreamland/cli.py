@@ -486,6 +486,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"dreamland {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `dreamland ... | head`: the reader left; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at exit's flush
+        return 141
 
 
 if __name__ == "__main__":

@@ -212,7 +212,7 @@ class GameLoop:
                  torch_threads: int | None = 1, compile: bool | str = False, dtype: str | None = None,
                  ghost: bool = True, replays: ReplayLibrary | str | Path | None = None) -> None:
         # One intra-op thread: on a small CPU, torch's default (one per core) makes a one-frame
-        # step several times slower (measured: tiny model 84 ms -> 6 ms per frame on 2 cores).
+        # step several times slower (docs/play.md).
         # Process-wide; None leaves torch's setting alone.
         if torch_threads:
             torch.set_num_threads(torch_threads)
@@ -226,7 +226,7 @@ class GameLoop:
         if replay:
             self.bot_options.setdefault("replay", {"path": replay})
         self.core = BatchedCore(self.stepper, 1, self.stage, self.characters, stocks=stocks, timer_frames=timer_frames)
-        # The first step of a compiled model builds it (27 s for the large preset with AOTInductor):
+        # The first step of a compiled model builds it (tens of seconds for the large preset):
         # take it now, before the clock runs, not as 1,600 skipped frames of the first game.
         self.core.step(neutral_controllers(1))
         self.core.reset()

@@ -56,8 +56,8 @@ class Runtime:
             dist.destroy_process_group()
 
 
-# tcmalloc makes CPU training 1.6-2.2x faster than glibc's malloc at batch 256 (benchmarks/
-# bench_train.py: PyTorch frees and reallocates the same large activation buffers every step;
+# tcmalloc makes CPU training much faster than glibc's malloc at large batches (benchmarks/
+# bench_train.py, figures in docs/training.md: PyTorch frees and reallocates the same large activation buffers every step;
 # glibc hands them back to the kernel and page-faults them in again). It must be loaded before
 # anything allocates, hence LD_PRELOAD and a re-exec.
 TCMALLOC = "libtcmalloc_minimal.so.4"
