@@ -8,7 +8,10 @@ For each batch size the environment is reset, warmed up, then stepped with rando
 seconds), the agent's observation, reward and auto-reset included. Prints one JSON object: the
 figures, the ratio of each batch size to batch 1, and the ratio to the baseline of issue #14
 (the shipped model, one thread, before the stepping core was rebuilt: 162, 1,199 and 864 frames/s
-at 1, 64 and 256 games). Not a test: nothing is asserted. docs/model.md records the figures.
+at 1, 64 and 256 games), and `floors`: the model's matrix arithmetic per frame against this
+machine's float32 matrix-product rate (the frames/s no implementation of this model could pass on
+these threads) and the recurrent state each game carries. Not a test: nothing is asserted.
+docs/model.md records the figures.
 """
 
 from __future__ import annotations
@@ -48,6 +51,32 @@ def measure(batch: int, opponent: str, checkpoint: str | None, seconds: float, w
             "ms_per_step": round(1000.0 * elapsed / steps, 3)}
 
 
+def floors(checkpoint: str | None, batch: int = 64) -> dict:
+    """What bounds a batched step on this machine: the model's matrix arithmetic per game
+    (`torch.utils.flop_counter`, one environment step) against this machine's float32 matrix
+    product rate at the same threads, and the recurrent state per game, which every step reads
+    and writes at least once."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    env = MeleeVectorEnv(num_envs=batch, checkpoint=checkpoint, opponent="idle")
+    env.reset(seed=0)
+    act = np.full((batch, env.single_action_space.shape[0]), 0.5, np.float32)
+    with FlopCounterMode(display=False) as counter:
+        env.step(act)
+    flops = counter.get_total_flops() / batch
+    state_bytes = sum(t.numel() * t.element_size() for t in env.core.model_state[0]) / batch
+    a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
+    torch.mm(a, b)
+    n, start = 0, time.perf_counter()
+    while time.perf_counter() - start < 2.0:
+        torch.mm(a, b)
+        n += 1
+    rate = 2 * 1024**3 * n / (time.perf_counter() - start)
+    return {"model_flops_per_frame": round(flops), "matmul_gflops": round(rate / 1e9, 1),
+            "arithmetic_floor_frames_per_s": round(rate / flops, 1),
+            "recurrent_state_bytes_per_game": round(state_bytes)}
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--batch", type=int, action="append", help="games per batch; repeatable (default 1, 64, 256)")
@@ -67,9 +96,12 @@ def main(argv: list[str] | None = None) -> int:
             r["vs_batch_1"] = round(r["frames_per_s"] / single, 2)
         if r["batch"] in BASELINE_FPS:
             r["vs_issue_14_baseline"] = round(r["frames_per_s"] / BASELINE_FPS[r["batch"]], 2)
+    bound = floors(args.checkpoint)
+    for r in rows:
+        r["of_arithmetic_floor"] = round(r["frames_per_s"] / bound["arithmetic_floor_frames_per_s"], 3)
     print(json.dumps({"benchmark": "vector_env", "threads": args.threads, "opponent": args.opponent,
                       "checkpoint": args.checkpoint or "shipped", "torch": torch.__version__,
-                      "results": rows}, indent=1))
+                      "floors": bound, "results": rows}, indent=1))
     return 0
 
 

@@ -4,6 +4,7 @@ checkpoints written before it hold still loads, to the same model."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -113,8 +114,13 @@ def test_a_checkpoint_with_the_flat_form_loads_to_the_same_model(tmp_path, real_
         ck.load(path)
 
 
-def test_the_committed_default_model_holds_the_flat_form_and_loads():
-    doc = json.loads((ck.default_checkpoint() / "config.json").read_text())
-    assert doc["model"]["d_state"] == 64 and "mamba" not in doc["model"]  # written before the nesting
-    config = ck.load(ck.default_checkpoint()).config
+def test_a_committed_checkpoint_of_the_flat_form_loads():
+    """models/fidelity-lookup-sf-s1-step4000 was written before the nesting (the shipped model
+    since 2026-12-07 is nested)."""
+    path = Path(__file__).resolve().parents[2] / "models" / "fidelity-lookup-sf-s1-step4000"
+    doc = json.loads((path / "config.json").read_text())
+    assert doc["model"]["d_state"] == 64 and "mamba" not in doc["model"]
+    config = ck.load(path).config
     assert config.mamba == MambaConfig() and config.d_model == 256
+    shipped = json.loads((ck.default_checkpoint() / "config.json").read_text())["model"]
+    assert shipped["mamba"]["d_state"] == 64 and "d_state" not in shipped
