@@ -1,7 +1,7 @@
 """Frames per second of `MeleeVectorEnv`: N games, one agent each against a bot, stepped as one batch.
 
     python benchmarks/bench_vector_env.py [--batch 1 --batch 64 --batch 256] [--threads 1]
-                                          [--opponent chase] [--checkpoint PATH] [--seconds 10]
+                                          [--opponent chase] [--checkpoint PATH] [--seconds 10] [--profile]
 
 For each batch size the environment is reset, warmed up, then stepped with random agent actions
 (drawn before timing) for about `--seconds`; frames/s counts every game's frame (batch x steps /
@@ -77,6 +77,27 @@ def floors(checkpoint: str | None, batch: int = 64) -> dict:
             "recurrent_state_bytes_per_game": round(state_bytes)}
 
 
+def profile(batch: int, opponent: str, checkpoint: str | None, steps: int = 20, top: int = 12) -> list[dict]:
+    """Where a step's time goes: the operators with the most self time over `steps` steps
+    (torch.profiler, grouped by input shape), each with its share of the total."""
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as torch_profile
+
+    env = MeleeVectorEnv(num_envs=batch, checkpoint=checkpoint, opponent=opponent)
+    env.reset(seed=0)
+    act = np.random.default_rng(0).random((batch, env.single_action_space.shape[0]), dtype=np.float32)
+    for _ in range(5):
+        env.step(act)
+    with torch_profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
+        for _ in range(steps):
+            env.step(act)
+    events = prof.key_averages(group_by_input_shape=True)
+    total = sum(e.self_cpu_time_total for e in events)
+    rows = sorted(events, key=lambda e: e.self_cpu_time_total, reverse=True)[:top]
+    return [{"op": e.key, "shapes": str(e.input_shapes)[:80], "share": round(e.self_cpu_time_total / total, 3)}
+            for e in rows]
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--batch", type=int, action="append", help="games per batch; repeatable (default 1, 64, 256)")
@@ -85,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--checkpoint", default=None, help="a checkpoint (default: the shipped model)")
     p.add_argument("--seconds", type=float, default=10.0, help="timed seconds per batch size")
     p.add_argument("--warmup", type=int, default=20, help="untimed steps first")
+    p.add_argument("--profile", action="store_true",
+                   help="also list the operators that take a step's time at the largest batch size")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.set_flush_denormal(True)
@@ -99,9 +122,12 @@ def main(argv: list[str] | None = None) -> int:
     bound = floors(args.checkpoint)
     for r in rows:
         r["of_arithmetic_floor"] = round(r["frames_per_s"] / bound["arithmetic_floor_frames_per_s"], 3)
-    print(json.dumps({"benchmark": "vector_env", "threads": args.threads, "opponent": args.opponent,
-                      "checkpoint": args.checkpoint or "shipped", "torch": torch.__version__,
-                      "floors": bound, "results": rows}, indent=1))
+    out = {"benchmark": "vector_env", "threads": args.threads, "opponent": args.opponent,
+           "checkpoint": args.checkpoint or "shipped", "torch": torch.__version__, "floors": bound,
+           "results": rows}
+    if args.profile:
+        out["profile"] = profile(max(r["batch"] for r in rows), args.opponent, args.checkpoint)
+    print(json.dumps(out, indent=1))
     return 0
 
 
