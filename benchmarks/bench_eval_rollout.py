@@ -5,11 +5,12 @@
 
 The rollouts of `evaluate.rollout` (seeded with K real frames, then stepped H frames with both
 players' real inputs, every predicted frame kept for the metrics), on the test split's seeded
-starts, at each batch size. Prints one JSON object: seconds and frames/s per batch size, and the
-ratio to the baseline of issue #14 (the same rollouts with the code before the stepping core was
-rebuilt, batch 64, one thread: `BASELINE_S`, measured on this project's 2-core CPU machine by
-running this script against that commit; a figure from another machine is not comparable).
-Not a test: nothing is asserted. docs/model.md records the figures.
+starts, at each batch size. Prints one JSON object: seconds and frames/s per batch size, and, for
+300 x 300 with the shipped model on one thread, the speed-up over `BASELINE_S`: the same rollouts
+with the code before the stepping core was rebuilt (commit 02f135b, the default batch of 64 then),
+timed on this project's 2-core development machine by this script run from that commit's tree;
+a figure from another machine is not comparable. Not a test: nothing is asserted. docs/model.md
+records the figures.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from dreamland.evaluate.rollout import rollout  # noqa: E402
 from dreamland.evaluate.starts import choose_starts  # noqa: E402
 from dreamland.steppers.load import load_stepper  # noqa: E402
 
-BASELINE_S: dict[int, float] = {}  # batch size -> seconds for 300 x 300, filled from docs/model.md's run
+BASELINE_S = 45.9  # 300 x 300, shipped model of 2026-12-07, one thread, commit 02f135b, batch 64
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,8 +53,10 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         rollout(stepper, store, starts, batch_size=b)
         s = time.perf_counter() - t0
-        rows.append({"batch": b, "seconds": round(s, 2),
-                     "frames_per_s": round(len(starts) * args.horizon / s, 1)})
+        row = {"batch": b, "seconds": round(s, 2), "frames_per_s": round(len(starts) * args.horizon / s, 1)}
+        if (len(starts), args.horizon, args.threads, args.checkpoint) == (300, 300, 1, None):
+            row["speedup_vs_baseline"] = round(BASELINE_S / s, 2)
+        rows.append(row)
     print(json.dumps({"benchmark": "eval_rollout", "starts": len(starts), "horizon": args.horizon,
                       "threads": args.threads, "torch": torch.__version__, "results": rows}, indent=1))
     return 0

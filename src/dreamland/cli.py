@@ -433,7 +433,7 @@ def _add_bench_parser(sub) -> argparse.ArgumentParser:
                    help=f"repeatable (default {' and '.join(BENCH_STEP_MODES)})")
     q.add_argument("--threads", type=_positive_int, default=2)
     q.add_argument("--dtype", default="float32", choices=WEIGHT_DTYPES)
-    q.add_argument("--frames", type=_positive_int, default=500)
+    q.add_argument("--frames", type=_positive_int, default=300)
     q.add_argument("--no-compile", action="store_true", help="eager only")
     q.add_argument("--json", action="store_true")
     q.set_defaults(func=_cmd_bench_step)

@@ -78,8 +78,8 @@ def add_eval_parser(sub) -> argparse.ArgumentParser:
                    help="positions for the controllability probe; 0 skips it (default: 128)")
     p.add_argument("--trajectories", type=count, default=4, metavar="N",
                    help="rollouts drawn over the stage in the report (default: 4)")
-    p.add_argument("--batch-size", type=positive, default=64,
-                   help="rollouts stepped together (default: 64; larger batches were slower on CPUs)")
+    p.add_argument("--batch-size", type=positive, default=256,
+                   help="rollouts stepped together (default: 256)")
     p.add_argument("--event-weight", type=float, default=None, metavar="W",
                    help="decode as if the model had been trained with loss_event_weight W (1 = no "
                         "calibration) instead of the weight it was trained with: calibration studies")

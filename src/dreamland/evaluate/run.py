@@ -114,7 +114,7 @@ def evaluate(
     seed: int = 0,
     out_dir: str | Path | None = None,
     tolerance: int = 5,
-    batch_size: int = 64,
+    batch_size: int = 256,
     teacher_forced: int = 4096,
     probe: int = 128,
     trajectories: int = 4,
