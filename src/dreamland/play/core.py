@@ -177,8 +177,8 @@ class BatchedCore:
         """The readable states of games `rows` (all by default), converted in one pass."""
         r = self.rules
         assert r is not None
-        idx = torch.arange(self.batch) if rows is None else torch.as_tensor(list(rows), dtype=torch.long)
-        frame = {k: v[idx] for k, v in self.frame.items() if v.dim() > 0}
+        idx: slice | Tensor = slice(None) if rows is None else torch.as_tensor(list(rows), dtype=torch.long)
+        frame = self.frame if rows is None else {k: v[idx] for k, v in self.frame.items() if v.dim() > 0}
         winner = r.winner[idx].tolist()
         return game_state_views(
             frame, frame_numbers=r.frame[idx].tolist(), timer_frames_left=r.timer_left[idx].tolist(),

@@ -114,7 +114,7 @@ class Events:
     respawn: Tensor
     game_over: Tensor
 
-    def lists(self, rows: Tensor) -> list[list[dict]]:
+    def lists(self, rows: Tensor | slice) -> list[list[dict]]:
         """The events of games `rows`, one list per game (converted in one pass)."""
         out = []
         for ko, respawn, over in zip(self.ko[rows].tolist(), self.respawn[rows].tolist(),
