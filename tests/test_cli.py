@@ -55,3 +55,17 @@ def test_a_reader_that_leaves_early_gets_no_traceback():
     finally:
         os.close(write)
     assert proc.returncode == 141 and proc.stderr == ""
+
+
+def test_model_info_reads_a_checkpoint_folder(tmp_path):
+    from dreamland.model import checkpoint as ck
+    from dreamland.model.world import count_parameters
+
+    proc = cli("model", "info", str(ck.default_checkpoint()), "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["params"] == count_parameters(ck.load(ck.default_checkpoint()).model)
+    for args, message in (((str(tmp_path / "nope"),), "neither a preset"),
+                          ((str(tmp_path),), "not a dreamland checkpoint"),
+                          ((str(ck.default_checkpoint()), "n_layers=3"), "apply to a preset")):
+        bad = cli("model", "info", *args)
+        assert bad.returncode == 2 and message in bad.stderr and "Traceback" not in bad.stderr

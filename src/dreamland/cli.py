@@ -210,14 +210,22 @@ def _cmd_play(args: argparse.Namespace) -> int:
 
 
 def _cmd_model_info(args: argparse.Namespace) -> int:
-    from dreamland.model.bench import model_info
-    from dreamland.model.config import ConfigError, preset
+    from pathlib import Path
 
+    from dreamland.model.bench import model_info
+    from dreamland.model.checkpoint import CheckpointError
+    from dreamland.model.config import PRESETS, ConfigError, preset
+
+    if args.preset not in PRESETS:
+        if not Path(args.preset).is_dir():
+            raise UserError(f"{args.preset}: neither a preset ({', '.join(PRESETS)}) nor a checkpoint folder")
+        if args.overrides:
+            raise UserError("FIELD=VALUE overrides apply to a preset, not to a checkpoint")
     try:
-        config = preset(args.preset, **_model_overrides(args.overrides))
-    except (ConfigError, TypeError) as exc:
+        config = preset(args.preset, **_model_overrides(args.overrides)) if args.preset in PRESETS else args.preset
+        info = model_info(config)
+    except (ConfigError, CheckpointError, TypeError) as exc:
         raise UserError(str(exc)) from None
-    info = model_info(config)
     if args.json:
         print(json.dumps(info))
     else:
@@ -398,15 +406,17 @@ def _add_play_parser(sub) -> argparse.ArgumentParser:
 
 
 def _add_model_parser(sub) -> argparse.ArgumentParser:
-    """`dreamland model info`: a preset's parameter counts."""
+    """`dreamland model info`: a preset's or a checkpoint's parameter counts."""
     from dreamland.model.config import PRESETS as MODEL_PRESETS
 
-    p = sub.add_parser("model", help="inspect a model preset (parameter counts)")
+    p = sub.add_parser("model", help="inspect a model preset or checkpoint (parameter counts)")
     model_sub = p.add_subparsers(dest="model_command", metavar="WHAT", required=True,
                                  parser_class=_Parser)
-    q = model_sub.add_parser("info", help="parameter count of a preset, per part",
-                             description="Example: dreamland model info large n_layers=8")
-    q.add_argument("preset", nargs="?", default="small", choices=list(MODEL_PRESETS))
+    q = model_sub.add_parser("info", help="parameter count of a preset or a checkpoint, per part",
+                             description="Examples: dreamland model info large n_layers=8; "
+                             "dreamland model info runs/small/checkpoints/best")
+    q.add_argument("preset", nargs="?", default="small", metavar="PRESET_OR_CHECKPOINT",
+                   help=f"a preset ({', '.join(MODEL_PRESETS)}; default small) or a checkpoint folder")
     q.add_argument("overrides", nargs="*", metavar="FIELD=VALUE", help="model config overrides")
     q.add_argument("--json", action="store_true")
     q.set_defaults(func=_cmd_model_info)
