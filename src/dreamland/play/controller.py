@@ -127,12 +127,7 @@ class Controller:
 
     def to_tensor(self) -> torch.Tensor:
         """(17,) float32: the encoded input the world model reads."""
-        sticks = torch.tensor([
-            unit_to_stick(self.main_stick[0]), unit_to_stick(self.main_stick[1]),
-            unit_to_stick(self.c_stick[0]), unit_to_stick(self.c_stick[1]),
-            max(self.l_shoulder, self.r_shoulder),
-        ], dtype=torch.float32)
-        return encode_controller(sticks, torch.tensor(self.button_mask))
+        return _encode([self])[0]
 
     @classmethod
     def from_tensor(cls, t: torch.Tensor) -> "Controller":
@@ -214,21 +209,24 @@ def stack(controllers: Sequence[Any]) -> torch.Tensor:
     """Many controllers (anything `as_tensor` takes) -> (N, 17) float32, encoded in one call: a
     vector env's bots answer hundreds of `Controller`s a frame, and encoding each alone costs more
     than the model's step per game."""
-    plain = [c is None or type(c) is Controller for c in controllers]
+    plain = [c is None or type(c) is Controller for c in controllers]  # a subclass may encode itself
     out = torch.empty(len(controllers), len(BUTTONS) + 5)
     rows = [i for i, p in enumerate(plain) if p]
     if rows:
-        pads = [controllers[i] or _NEUTRAL for i in rows]
-        sticks = torch.tensor([(c.main_stick[0], c.main_stick[1], c.c_stick[0], c.c_stick[1],
-                                max(c.l_shoulder, c.r_shoulder)) for c in pads], dtype=torch.float64)
-        sticks[:, :4] = unit_to_stick(sticks[:, :4])
-        sticks = sticks.float()  # rounded once, after the arithmetic, as `to_tensor` does
-        masks = torch.tensor([c.button_mask for c in pads], dtype=torch.long)
-        out[rows] = encode_controller(sticks, masks)
+        out[rows] = _encode([controllers[i] or _NEUTRAL for i in rows])
     for i, p in enumerate(plain):
         if not p:
             out[i] = as_tensor(controllers[i])
     return out
+
+
+def _encode(pads: Sequence[Controller]) -> torch.Tensor:
+    """(N, 17): sticks from 0..1 to replay units, the larger trigger, the button mask, encoded."""
+    sticks = torch.tensor([(c.main_stick[0], c.main_stick[1], c.c_stick[0], c.c_stick[1],
+                            max(c.l_shoulder, c.r_shoulder)) for c in pads], dtype=torch.float64)
+    sticks[:, :4] = unit_to_stick(sticks[:, :4])
+    masks = torch.tensor([c.button_mask for c in pads], dtype=torch.long)
+    return encode_controller(sticks.float(), masks)  # rounded to float32 after the arithmetic
 
 
 _NEUTRAL = Controller()

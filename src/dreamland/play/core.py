@@ -171,13 +171,15 @@ class BatchedCore:
 
     def game_state(self, b: int = 0) -> GameState:
         """The readable state of game b (`play.state.GameState`)."""
-        return self.game_states([b])[0]
+        b = range(self.batch)[b]  # a negative index counts from the end; out of range raises
+        return self.game_states(slice(b, b + 1))[0]  # views, no copies: play reads it every frame
 
-    def game_states(self, rows: Sequence[int] | None = None) -> list[GameState]:
+    def game_states(self, rows: Sequence[int] | slice | None = None) -> list[GameState]:
         """The readable states of games `rows` (all by default), converted in one pass."""
         r = self.rules
         assert r is not None
-        idx: slice | Tensor = slice(None) if rows is None else torch.as_tensor(list(rows), dtype=torch.long)
+        idx: slice | Tensor = rows if isinstance(rows, slice) else (
+            slice(None) if rows is None else torch.as_tensor(list(rows), dtype=torch.long))
         frame = self.frame if rows is None else {k: v[idx] for k, v in self.frame.items() if v.dim() > 0}
         winner = r.winner[idx].tolist()
         return game_state_views(

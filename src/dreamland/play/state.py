@@ -286,6 +286,10 @@ def _player(frame_rows: dict[str, list], who: str, p: int) -> tuple[bool, dict[s
     return bool(frame_rows[f"{who}_exists"][p]), values
 
 
+_VIEW_KEYS = {f"{w}_{g}" for w in ("player", "follower") for g, _ in _PLAYER_NAMES} | {
+    "player_exists", "follower_exists", "stage", "item_exists"} | {f"item_{g}" for g, _ in _ITEM_NAMES}
+
+
 def game_state_view(frame: dict[str, Tensor], b: int, *, frame_number: int = 0,
                     timer_frames_left: int = facts.GAME_FRAMES, game_over: bool = False,
                     winner: int | None = None, events: list | None = None,
@@ -296,10 +300,6 @@ def game_state_view(frame: dict[str, Tensor], b: int, *, frame_number: int = 0,
     return game_state_views(one, frame_numbers=[frame_number], timer_frames_left=[timer_frames_left],
                             game_over=[game_over], winner=[winner], events=[events or []],
                             invulnerable=[invulnerable], dead=[dead])[0]
-
-
-_VIEW_KEYS = {f"{w}_{g}" for w in ("player", "follower") for g, _ in _PLAYER_NAMES} | {
-    "player_exists", "follower_exists", "stage", "item_exists"} | {f"item_{g}" for g, _ in _ITEM_NAMES}
 
 
 def game_state_views(frame: dict[str, Tensor], *, frame_numbers: list[int], timer_frames_left: list[int],
