@@ -219,3 +219,28 @@ def test_cli_pack_and_store(small_dataset, tmp_path):
     report = json.loads(proc.stdout)
     assert report["games"] == 5
     assert sum(s["games"] for s in report["splits"].values()) == 5
+
+
+def test_slippi_version_parses_and_orders():
+    from dreamland.data.store import slippi_version
+
+    assert slippi_version("3.14.0") == (3, 14, 0)
+    assert slippi_version("1.7.1") < slippi_version("2.0.1") < slippi_version("3.0.0") < slippi_version("3.14.0")
+    assert slippi_version("3.9.0") < slippi_version("3.14.0")  # numbers, not text
+    assert slippi_version(None) is None and slippi_version("new") is None and slippi_version("") is None
+
+
+def test_train_games_by_slippi_version(small_store):
+    from dreamland.data.store import StoreError, slippi_version
+
+    games = small_store.games_in("all")
+    versions = small_store.index["slippi_version"].to_pylist()
+    newest = max(slippi_version(versions[g]) for g in games)
+    least = ".".join(map(str, newest))
+    kept = small_store.recorded_since(games, least)
+    assert len(kept) >= 1
+    assert all(slippi_version(versions[g]) == newest for g in kept)
+    assert list(small_store.recorded_since(games, "0.0.0")) == list(games)
+    assert len(small_store.recorded_since(games, "99.0.0")) == 0
+    with pytest.raises(StoreError, match="not a Slippi version"):
+        small_store.recorded_since(games, "three")

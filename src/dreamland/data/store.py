@@ -65,6 +65,15 @@ class PackSummary:
         return {**self.__dict__, "bytes_per_frame": self.bytes / max(self.frames, 1)}
 
 
+def slippi_version(text: str | None) -> tuple[int, ...] | None:
+    """"3.14.0" -> (3, 14, 0); None for a missing or malformed version."""
+    try:
+        parts = tuple(int(p) for p in str(text).strip().split("."))
+    except ValueError:
+        return None
+    return parts if text is not None and parts else None
+
+
 def split_key(game_id: str) -> float:
     """A stable number in [0, 1) per game: the same on every machine, in every run."""
     return int(hashlib.sha256(game_id.encode()).hexdigest()[:13], 16) / float(1 << 52)
@@ -486,6 +495,15 @@ class Store:
             i = SPLITS.index(split)
             keep &= ~held & (key >= edges[i]) & (key < edges[i + 1])
         return np.flatnonzero(keep)
+
+    def recorded_since(self, games: np.ndarray, version: str) -> np.ndarray:
+        """The games of `games` recorded by Slippi `version` ("3.0.0") or later; a game whose
+        version is unknown counts as older."""
+        least = slippi_version(version)
+        if least is None:
+            raise StoreError(f"not a Slippi version: {version!r} (expected numbers such as 3.0.0)")
+        versions = self.index["slippi_version"].to_pylist()
+        return np.array([g for g in games if (slippi_version(versions[g]) or ()) >= least], dtype=games.dtype)
 
     def present(self) -> np.ndarray:
         """(games, len(layout.PRESENT_FIELDS)) uint8: 1 where the game recorded the field (its

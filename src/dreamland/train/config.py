@@ -27,6 +27,9 @@ class DataConfig:
     swap_players: bool = True
     mirror: bool = False  # off by default: not every legal stage is symmetric (docs/store.md)
     include_pregame: bool = False
+    # train only on games recorded by Slippi at least this version ("3.0.0"); validation and
+    # test keep every game, so runs with and without the old games are scored alike
+    min_slippi_version: str = ""
 
 
 @dataclass(frozen=True)

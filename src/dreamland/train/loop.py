@@ -91,6 +91,11 @@ class Trainer:
         except StoreError as exc:
             raise TrainError(str(exc)) from None
         self.train_games = self.store.games_in("train", spec)
+        if cfg.data.min_slippi_version:
+            try:
+                self.train_games = self.store.recorded_since(self.train_games, cfg.data.min_slippi_version)
+            except StoreError as exc:
+                raise TrainError(f"data.min_slippi_version: {exc}") from None
         self.val_games = self.store.games_in("val", spec)
         aug = Augment(swap_players=cfg.data.swap_players, mirror=cfg.data.mirror)
         self.sampler = WindowSampler(
