@@ -328,3 +328,65 @@ def test_model_is_told_a_field_is_absent_and_keeps_it_absent(mixed_store):
     assert absent_real.any() and (nxt["char_real"][absent_real] == 0).all()
     recorded_x = nxt["char_real"][..., _col("x")]
     assert (recorded_x != inputs["char_real"][..., _col("x")]).any()  # recorded fields still move
+
+
+# ------------------------------------------------------------------------------ observed motion
+
+
+def test_positions_without_velocities_keep_their_last_motion(mixed_store):
+    """In a game that recorded no velocities (Slippi 1.7.1), x and y of the next frame are the
+    current ones plus the displacement into the current frame (constant velocity) far more often
+    than they stay, and closer on average; a modern game's bases ignore the motion."""
+    model = make_tiny(rule_priors=True, velocity_rules=True, motion_rules=True)
+    priors = model.rules.priors
+    for name in (OLD_GAME, NEW_GAME):
+        inputs, _, targets = prepare_window(encode(_windows(mixed_store, _game(mixed_store, name), n=8, length=200)))
+        args = (inputs["char_real"], inputs["char_cat"], targets["char_real"], targets["char_bin"])
+        moved = priors.base(*args, model.window_motion(inputs), inputs["present"])
+        still = priors.base(*args)
+        if name == NEW_GAME:
+            assert torch.equal(moved, still)
+            continue
+        on = (inputs["char_exists"] > 0.5) & (targets["char_exists"] > 0.5)
+        on[:, 0] = False  # a window's first frame has no motion
+        for field in ("x", "y"):
+            j, k = _col(field), priors.k[field]
+            scale = model.char_part.real[j].scale
+            err_moved = ((moved[..., k] - targets["char_real"][..., j]).abs() * scale)[on]
+            err_still = ((still[..., k] - targets["char_real"][..., j]).abs() * scale)[on]
+            kept_moved, kept_still = (err_moved <= KEEP_TOLERANCE).float().mean(), (err_still <= KEEP_TOLERANCE).float().mean()
+            print(f"{field}: exact {kept_moved:.3f} moving on against {kept_still:.3f} standing; "
+                  f"error {err_moved.mean():.3f} against {err_still.mean():.3f}")
+            assert err_moved.mean() < 0.5 * err_still.mean(), field
+            assert kept_moved > kept_still, field
+
+
+def test_the_step_carries_the_motion_the_window_computes(mixed_store):
+    """Seeded from real frames of an old game and stepped on them, the motion the step reads from
+    its state is the window's, frame after frame, and the decoded frames agree with the window's
+    decoding (a model without the motion decodes other positions there)."""
+    from dreamland.data.frame import first_frames
+    from dreamland.model.step import seed, state_keys, step_encoded
+    from dreamland.model.window import predict_window
+
+    model = make_tiny(3, rule_priors=True, velocity_rules=True, motion_rules=True, absent_inputs=True)
+    plain = make_tiny(3, rule_priors=True, velocity_rules=True, absent_inputs=True)
+    window = _windows(mixed_store, _game(mixed_store, OLD_GAME), n=3, length=WINDOW)
+    inputs, controllers, _ = prepare_window(encode(window))
+    K = 20
+    xy = [_col("x"), _col("y")]
+    with torch.no_grad():
+        want = model.window_motion(inputs)
+        pred = predict_window(model, inputs, controllers)["char_real"][..., xy]
+        other = predict_window(plain, inputs, controllers)["char_real"][..., xy]
+        state, _ = seed(model, first_frames(window, K))
+        far = total = 0
+        for t in range(K - 1, controllers.shape[1]):
+            cur = {k: inputs[k][:, t] for k in state_keys(inputs)}
+            torch.testing.assert_close(model.motion(state, cur), want[:, t], rtol=0, atol=1e-6)
+            state, nxt = step_encoded(model, state, cur, controllers[:, t])
+            far += int(((nxt["char_real"][..., xy] - pred[:, t]).abs() > 1e-3).sum())
+            total += pred[:, t].numel()
+    assert want[:, 1:].abs().sum() > 0  # the characters do move
+    assert far <= 0.01 * total
+    assert (pred - other).abs().max() > 1e-3

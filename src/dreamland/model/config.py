@@ -175,6 +175,10 @@ class ModelConfig:
     # With `rule_priors`, the velocities' KEEP follows the game's physics too (gravity, friction,
     # knockback decay, per character: schema/physics.py).
     velocity_rules: bool = False
+    # With `rule_priors`, in a game that did not record velocities (Slippi < 3.0) positions keep
+    # moving by the displacement of the frame before (constant velocity), which the step carries
+    # in the model state, instead of standing still (model/priors.py).
+    motion_rules: bool = False
     # Start the leaders' action logits from the action table counted over the training games
     # (model/lookup.py): the heads learn the correction. The table's sizes are set by training
     # when it counts it (0 until then: a model built without a table looks nothing up).
@@ -219,6 +223,8 @@ class ModelConfig:
             raise ConfigError("model config: lookup_to_heads needs action_lookup (the proposal is the table's)")
         if self.velocity_rules and not self.rule_priors:
             raise ConfigError("model config: velocity_rules needs rule_priors (the velocities' rules are priors)")
+        if self.motion_rules and not self.rule_priors:
+            raise ConfigError("model config: motion_rules needs rule_priors (the observed motion is a position's prior)")
         if not 0.0 <= float(self.dropout) < 1.0:
             raise ConfigError(f"model config: dropout must be in [0, 1), got {self.dropout!r}")
         for name in ("delta_fraction", "jump_threshold", "event_weight"):

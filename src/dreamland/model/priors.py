@@ -19,6 +19,12 @@ hitlag (the game freezes a character then):
 * `vel_air_x` in the air and `vel_ground_x` on the ground: lose the air or ground friction toward 0;
 * `vel_attack_x`, `vel_attack_y` (knockback): the vector loses `KNOCKBACK_DECAY` of its length.
 
+With `motion` (`ModelConfig.motion_rules`), a game that did not record velocities (Slippi < 3.0:
+its `present` flags say so) moves a position by its displacement on the frame before, the constant
+velocity that is the best one-frame guess there (the velocities it would add are all 0). That
+displacement needs the previous frame: a window has it, a step carries the previous positions in
+the model state (`WorldModel.motion`), and a stream's first frame counts as at rest.
+
 The rules chain (hitlag -> velocities -> positions), so a step decodes `depth` times, each pass's
 base reading the fields the pass before decoded (model/rules.py).
 
@@ -70,10 +76,11 @@ class CharPriors(nn.Module):
     """The rule base of a character slot's predicted real columns, in encoded units."""
 
     def __init__(self, real: tuple[Field, ...], cat: tuple[Field, ...], binary: tuple[Field, ...],
-                 pred: tuple[int, ...], velocities: bool = False):
+                 pred: tuple[int, ...], velocities: bool = False, motion: bool = False):
         super().__init__()
         self.pred = pred
         self.velocities = velocities
+        self.motion = motion
         self.depth = 3 if velocities else 1
         names = ("x", "y", "hitlag") + _VELOCITIES
         self.col = {name: _col(real, name) for name in names}
@@ -89,13 +96,43 @@ class CharPriors(nn.Module):
     def _set(self, base: Tensor, name: str, game: Tensor) -> None:
         base[..., self.k[name]] = game / self.scale[name]
 
-    def base(self, cur_real: Tensor, cur_cat: Tensor, nxt_real: Tensor, nxt_bin: Tensor) -> Tensor:
-        """(..., S, n_pred) encoded bases: the current values, with the ruled fields replaced."""
+    # ------------------------------------------------------------------ observed motion
+
+    def positions(self, char_real: Tensor, char_exists: Tensor) -> Tensor:
+        """(..., S, 3): encoded x, y and 1 where the slot exists; what a step keeps of a frame to
+        measure the next one's motion."""
+        on = (char_exists > 0.5).to(char_real.dtype)
+        return torch.stack([char_real[..., self.col["x"]], char_real[..., self.col["y"]], on], -1)
+
+    def motion_since(self, prev: Tensor, char_real: Tensor, char_exists: Tensor) -> Tensor:
+        """(..., S, 2) encoded displacement from `prev` (`positions` of the frame before) to this
+        frame; 0 where either frame lacks the slot (a stream's first frame, a respawned follower)."""
+        now = self.positions(char_real, char_exists)
+        known = (prev[..., 2:] > 0.5) & (now[..., 2:] > 0.5)
+        return torch.where(known, now[..., :2] - prev[..., :2], torch.zeros_like(now[..., :2]))
+
+    def window_motion(self, char_real: Tensor, char_exists: Tensor) -> Tensor:
+        """`motion_since` for every frame of windows (B, T, S, F); 0 on each window's first frame."""
+        pos = self.positions(char_real, char_exists)
+        first = torch.zeros_like(pos[:, :1])  # no frame before the window: as at rest
+        return self.motion_since(torch.cat([first, pos[:, :-1]], 1), char_real, char_exists)
+
+    # ------------------------------------------------------------------ the bases
+
+    def base(self, cur_real: Tensor, cur_cat: Tensor, nxt_real: Tensor, nxt_bin: Tensor,
+             motion: Tensor | None = None, present: Tensor | None = None) -> Tensor:
+        """(..., S, n_pred) encoded bases: the current values, with the ruled fields replaced.
+        `motion` (`motion_since`) moves the positions of the games whose `present` flags (per
+        game, (..., n)) say they recorded no velocities."""
         base = cur_real[..., list(self.pred)].clone()
         air = nxt_bin[..., self.airborne] > 0.5
         vx = self._game(nxt_real, "vel_attack_x") + torch.where(
             air, self._game(nxt_real, "vel_air_x"), self._game(nxt_real, "vel_ground_x"))
         vy = torch.where(air, self._game(nxt_real, "vel_y") + self._game(nxt_real, "vel_attack_y"), 0.0)
+        if self.motion and motion is not None and present is not None:
+            unrecorded = (present[..., self.col["vel_y"]] < 0.5).unsqueeze(-1)  # (..., 1): every slot
+            vx = torch.where(unrecorded, motion[..., 0] * self.scale["x"], vx)
+            vy = torch.where(unrecorded, motion[..., 1] * self.scale["y"], vy)
         self._set(base, "x", self._game(cur_real, "x") + vx)
         self._set(base, "y", self._game(cur_real, "y") + vy)
         self._set(base, "hitlag", (self._game(cur_real, "hitlag") - 1).clamp_min(0))

@@ -161,7 +161,7 @@ class Rules(nn.Module):
             self.register_buffer(f"{p}_scale", torch.tensor([f.scale for f in part.real], dtype=torch.float32),
                                  persistent=False)
         c = self.char_part
-        self.priors = (CharPriors(c.real, c.cat, c.bin, c.real_pred, config.velocity_rules)
+        self.priors = (CharPriors(c.real, c.cat, c.bin, c.real_pred, config.velocity_rules, config.motion_rules)
                        if config.rule_priors else None)
         self.c_x, self.c_y = _col(c.real, "x"), _col(c.real, "y")
         self.c_percent, self.c_age = _col(c.real, "percent"), _col(c.real, "state_age")
@@ -262,21 +262,25 @@ class Rules(nn.Module):
         for j in range(len(c.bin)):
             ch["bin"][j] = ch["bin"][j] * present[..., n_real + n_cat + j].to(ch["bin"][j].dtype)
 
-    def _ruled(self, ch: dict, cur: dict[str, Tensor], h: HeadView, present: Tensor | None) -> None:
+    def _ruled(self, ch: dict, cur: dict[str, Tensor], h: HeadView, present: Tensor | None,
+               motion: Tensor | None) -> None:
         """The character reals decoded again around the game's rules (model/priors.py), from the
         next frame's decoded fields that the rules read (in place). Each pass settles one more
         link of the rules' chain (hitlag -> velocities -> positions)."""
         nxt_bin = torch.stack(ch["bin"], -1)
         for _ in range(self.priors.depth):
-            base = self.priors.base(cur["char_real"], cur["char_cat"], ch["real"], nxt_bin)
+            base = self.priors.base(cur["char_real"], cur["char_cat"], ch["real"], nxt_bin, motion, present)
             ch["real"] = self._real(self.char_part, h, cur["char_real"], base)
             self._drop_absent(ch, present)
 
     # ------------------------------------------------------------------ the whole frame
 
-    def forward(self, cur: dict[str, Tensor], out: dict[str, Tensor], controllers: Tensor) -> dict[str, Tensor]:
+    def forward(self, cur: dict[str, Tensor], out: dict[str, Tensor], controllers: Tensor,
+                motion: Tensor | None = None) -> dict[str, Tensor]:
         """`cur`: encoded frame t (any leading shape; `stage` with that shape or (B,)); `out`: the
-        heads for frame t+1; `controllers`: the inputs of frame t+1. Returns encoded frame t+1."""
+        heads for frame t+1; `controllers`: the inputs of frame t+1; `motion`: the characters'
+        displacement into frame t (`WorldModel.motion`, with `motion_rules`). Returns encoded
+        frame t+1."""
         cur = broadcast_per_game(cur)
         h_char = split(self.char_part, out["char"].float())
         ch = self._part(self.char_part, cur, h_char)
@@ -301,7 +305,7 @@ class Rules(nn.Module):
         present = cur.get("present")
         self._drop_absent(ch, present)
         if self.priors is not None:
-            self._ruled(ch, cur, h_char, present)
+            self._ruled(ch, cur, h_char, present, motion)
 
         cols = list(ch["real"].unbind(-1))
         p_c = cur["char_real"][..., self.c_percent]

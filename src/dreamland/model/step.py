@@ -76,8 +76,9 @@ def step_encoded(
     recurrent state and the continuous fields). With `return_heads`, also the raw head outputs,
     which the training loss scores. `donate` (no gradient): the recurrent state is updated in
     place and must not be used again."""
+    motion = model.motion(model_state, enc)  # before the step consumes the state
     out, new_state = model.step(model_state, enc, controllers, donate)
-    nxt = model.rules(enc, out, controllers)
+    nxt = model.rules(enc, out, controllers, motion)
     return (new_state, nxt, out) if return_heads else (new_state, nxt)
 
 

@@ -34,15 +34,16 @@ def window_loss(
     """Teacher-forced loss of a batch of encoded windows: (weighted total, per-field losses)."""
     inputs, controllers, targets = prepare_window(enc)
     out = model(inputs, controllers)
-    return loss_from_heads(model, out, inputs, targets, loss_config)
+    return loss_from_heads(model, out, inputs, targets, loss_config, model.window_motion(inputs))
 
 
 def loss_from_heads(
     model: WorldModel, out: dict[str, Tensor], inputs: Encoded, targets: Encoded,
-    loss_config: LossConfig | None = None,
+    loss_config: LossConfig | None = None, motion: Tensor | None = None,
 ) -> tuple[Tensor, dict[str, Tensor]]:
     """Per-field losses (dict, keys `heads.loss_keys()`) and their weighted total for head outputs
-    `out` predicting `targets` from `inputs` (any leading shape: a window or one step)."""
+    `out` predicting `targets` from `inputs` (any leading shape: a window or one step; `motion`:
+    `model.window_motion(inputs)` or a step's `model.motion`)."""
     cfg = loss_config or LossConfig()
     r = model.rules
     losses: dict[str, Tensor] = {}
@@ -50,7 +51,8 @@ def loss_from_heads(
         dunit = getattr(r, f"{part.name}_dunit")
         base = None
         if part.name == "char" and r.priors is not None:  # the rule that decodes is the rule scored
-            value = r.priors.base(inputs["char_real"], inputs["char_cat"], targets["char_real"], targets["char_bin"])
+            value = r.priors.base(inputs["char_real"], inputs["char_cat"], targets["char_real"], targets["char_bin"],
+                                  motion, inputs.get("present"))
             base = Base(value, r.priors.keep_tolerance(value))
         losses.update(part_losses(part, out[part.name], inputs, targets, dunit, r.jump_threshold, cfg, base))
     return total_loss(losses, cfg), losses
@@ -65,7 +67,7 @@ def predict_window(model: WorldModel, inputs: Encoded, controllers: Tensor) -> E
 def decode_window(model: WorldModel, inputs: Encoded, out: dict[str, Tensor], controllers: Tensor) -> Encoded:
     """The frames a window's head outputs `out` decode to (what `predict_window` returns), for a
     caller that already ran the model (validation scores and decodes one forward)."""
-    return model.rules(broadcast_per_game(inputs), out, controllers)
+    return model.rules(broadcast_per_game(inputs), out, controllers, model.window_motion(inputs))
 
 
 __all__ = ["decode_window", "loss_from_heads", "predict_window", "prepare_window", "window_loss"]

@@ -13,7 +13,8 @@
 `forward` runs a window (B, T) with the chunked scan (training, seeding); `step` runs one frame
 (B,) from a carried state in constant time (play, rollouts, self-forcing). Both give the same
 outputs (tests/model/test_world.py). The carried state is a flat tuple of contiguous tensors
-(conv_state, ssm_state per layer) whose shapes, dtypes and strides never change between steps.
+(conv_state, ssm_state per layer; with `motion_rules`, then the characters' positions in the
+frame before, `priors.positions`) whose shapes, dtypes and strides never change between steps.
 """
 
 from __future__ import annotations
@@ -231,6 +232,8 @@ class WorldModel(nn.Module):
             else:
                 x = layer(x, s)
         out = self.heads(self.norm_f(x), char, item, enc, controllers)
+        if return_state and self.config.motion_rules:
+            new_state.append(self.rules.priors.positions(enc["char_real"][:, -1], enc["char_exists"][:, -1]))
         return (out, tuple(new_state)) if return_state else out
 
     def step(self, state: ModelState, enc: dict[str, Tensor], controllers: Tensor, donate: bool = False):
@@ -242,7 +245,24 @@ class WorldModel(nn.Module):
         for i, layer in enumerate(self.layers):
             x, (conv, ssm) = layer.step(x, (state[2 * i], state[2 * i + 1]), donate)
             new_state += [conv, ssm]
+        if self.config.motion_rules:
+            now = self.rules.priors.positions(enc["char_real"], enc["char_exists"])
+            new_state.append(state[-1].copy_(now) if donate else now)
         return self.heads(self.norm_f(x), char, item, enc, controllers), tuple(new_state)
+
+    def motion(self, state: ModelState, enc: dict[str, Tensor]) -> Tensor | None:
+        """(B, 4, 2) encoded displacement of each character into the frame `enc` (from the
+        positions `state` kept of the frame before), which `rules` reads with `motion_rules`;
+        None without. Read it before `step` consumes the state."""
+        if not self.config.motion_rules:
+            return None
+        return self.rules.priors.motion_since(state[-1], enc["char_real"], enc["char_exists"])
+
+    def window_motion(self, enc: dict[str, Tensor]) -> Tensor | None:
+        """`motion` for every frame of windows (B, T, ...), from the frames themselves."""
+        if not self.config.motion_rules:
+            return None
+        return self.rules.priors.window_motion(enc["char_real"], enc["char_exists"])
 
     def allocate_state(self, batch: int, device=None, dtype: torch.dtype = torch.float32) -> ModelState:
         """Zero state ("no history") for `batch` streams: contiguous float32 tensors by default
@@ -251,6 +271,8 @@ class WorldModel(nn.Module):
         for layer in self.layers:
             conv, ssm = layer.mixer.allocate_state(batch, device=device, dtype=dtype)
             out += [conv, ssm]
+        if self.config.motion_rules:  # no frame before: every slot absent, so no motion yet
+            out.append(torch.zeros(batch, N_CHAR_SLOTS, 3, device=device, dtype=dtype))
         return tuple(out)
 
     @property

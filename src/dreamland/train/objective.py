@@ -35,12 +35,14 @@ class Objective(nn.Module):
         unroll = min(unroll, k - 1)
         if unroll <= 0:
             out = self.model(inputs, controllers)
-            return loss_from_heads(self.model, out, inputs, targets, self.loss_config)
+            return loss_from_heads(self.model, out, inputs, targets, self.loss_config,
+                                   self.model.window_motion(inputs))
         head = k - unroll
         first = {key: v[:, :head] for key, v in inputs.items()}
         out, state = self.model(first, controllers[:, :head], return_state=True)
         total, losses = loss_from_heads(
-            self.model, out, first, {key: v[:, :head] for key, v in targets.items()}, self.loss_config
+            self.model, out, first, {key: v[:, :head] for key, v in targets.items()}, self.loss_config,
+            self.model.window_motion(first),
         )
         weight_tf = head / k
         total = total * weight_tf
@@ -51,9 +53,10 @@ class Objective(nn.Module):
             if detach:
                 state = tuple(s.detach() for s in state)
                 cur = {key: v.detach() for key, v in cur.items()}
+            motion = self.model.motion(state, cur)
             state, nxt, heads = step_encoded(self.model, state, cur, controllers[:, t], return_heads=True)
             step_total, step_losses = loss_from_heads(
-                self.model, heads, cur, {key: v[:, t] for key, v in targets.items()}, self.loss_config
+                self.model, heads, cur, {key: v[:, t] for key, v in targets.items()}, self.loss_config, motion
             )
             total = total + step_total / k
             for key, v in step_losses.items():

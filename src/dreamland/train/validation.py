@@ -34,7 +34,8 @@ def teacher_forced(trainer, batches: int) -> dict[str, float]:
         with trainer.rt.autocast():
             inputs, controllers, targets = prepare_window(enc)
             out = model(inputs, controllers)  # once: scored and decoded
-            total, losses = loss_from_heads(model, out, inputs, targets, trainer.loss_config)
+            total, losses = loss_from_heads(model, out, inputs, targets, trainer.loss_config,
+                                            model.window_motion(inputs))
             pred = decode_window(model, inputs, out, controllers)
         totals["loss"] = totals.get("loss", 0.0) + float(total)
         for k, v in losses.items():
