@@ -178,6 +178,13 @@ def test_init_from_starts_at_a_checkpoints_weights_and_refuses_another_model(sma
                "-q", *COMMON, f"run.init_from={start}", "optim.lr=0")
     assert proc.returncode == 0, proc.stderr
     assert same_weights(weights(first), weights(second))
+    # decoding rules add no weights: a fine-tune may switch them on, and says that it did
+    proc = cli("train", "--store", str(small_store.path), *TINY, "--run-dir", str(tmp_path / "ruled"),
+               "--max-steps", "1", "-q", *COMMON, f"run.init_from={start}", "optim.lr=0",
+               "model.rule_priors=true", "model.motion_rules=true")
+    assert proc.returncode == 0, proc.stderr
+    assert "config differs in rule_priors, motion_rules" in proc.stdout
+    assert same_weights(weights(first), weights(tmp_path / "ruled"))
     proc = cli("train", "--store", str(small_store.path), *TINY, "--run-dir", str(tmp_path / "third"),
                "--max-steps", "1", "-q", *COMMON, f"run.init_from={start}", "model.d_model=48")
     assert proc.returncode == 2 and "run.init_from" in proc.stderr and "Traceback" not in proc.stderr

@@ -228,11 +228,15 @@ class Trainer:
             checkpoint = load(path, self.rt.device)
         except CheckpointError as exc:
             raise TrainError(f"run.init_from: {exc}") from None
-        if checkpoint.config != self.cfg.model:
+        theirs, ours = checkpoint.model.state_dict(), self.model.state_dict()
+        if {k: v.shape for k, v in theirs.items()} != {k: v.shape for k, v in ours.items()}:
             raise TrainError(f"run.init_from: {path} holds a {checkpoint.config.n_layers}-layer d_model "
-                             f"{checkpoint.config.d_model} model whose config differs from this run's model "
+                             f"{checkpoint.config.d_model} model whose weights do not fit this run's model "
                              "(use the same preset and model overrides)")
-        self.model.load_state_dict(checkpoint.model.state_dict())
+        changed = [k for k, v in to_dict(self.cfg.model).items() if to_dict(checkpoint.config).get(k) != v]
+        if changed and self.rt.is_main:  # options that add no weights (decoding rules): a fine-tune may change them
+            print(f"run.init_from: the weights fit; the model config differs in {', '.join(changed)}", flush=True)
+        self.model.load_state_dict(theirs)
 
     def _save(self, metric: float | None) -> None:
         if not self.rt.is_main:
