@@ -27,8 +27,23 @@ def test_floor_rule_check_counts_real_games(small_store):
     assert covered > 10_000 and changed == 0 and below_1 > 0
 
 
+def test_position_check_splits_real_games_by_recorded_velocities(small_store):
+    """The five test games record velocities: the position rule fed the real next velocities is
+    closer to the next position than constant velocity, on x and on y."""
+    from dreamland.model.config import preset
+    from dreamland.model.world import WorldModel
+
+    model = WorldModel(preset("tiny", rule_priors=True, motion_rules=True)).eval()
+    out = _script("position_check").errors(model, small_store, "all", batches=4, context=30)
+    for name in ("x", "y"):
+        row = out[name]["velocities"]
+        assert row["frames"] > 1000
+        assert row["rule"] < row["constant velocity"], (name, row)
+
+
 @pytest.mark.parametrize("argv", [["floor_rule_check.py", "/nonexistent/store"],
-                                  ["jump_check.py", "/nonexistent/checkpoint"]])
+                                  ["jump_check.py", "/nonexistent/checkpoint"],
+                                  ["position_check.py", "--store", "/nonexistent/store"]])
 def test_bad_paths_are_one_line(argv):
     proc = subprocess.run([sys.executable, str(BENCHMARKS / argv[0]), *argv[1:]], capture_output=True,
                           text=True, timeout=300)
