@@ -56,6 +56,7 @@ def test_api_stats_names_the_model_and_attributes_the_time_to_the_model():
     assert set(stats["phases"]) == set(PHASES)
     model = stats["phases"]["model"]
     assert model["mean_ms"] >= 4.0  # the stepper's sleep is counted as model time
+    assert model["max_ms"] >= model["p99_ms"] >= 4.0
     others = [stats["phases"][p]["mean_ms"] for p in ("bots", "rules", "state", "json")]
     assert all(0.0 < ms for ms in others)
     assert 0.0 <= stats["idle_share"] <= 1.0

@@ -1,7 +1,7 @@
 """Where a frame of the web game spends its time, and which model it steps.
 
-`/api/stats` reports, over the last `window` frames, each phase's time and its share of the frame
-period (1 / fps): bots (controllers), model (`stepper.step`), rules (`play.rules.apply`), state
+`/api/stats` reports, over the last `window` frames, each phase's time (mean, p99, max: a stall
+shows in the max, not the mean) and its share of the frame period (1 / fps): bots (controllers), model (`stepper.step`), rules (`play.rules.apply`), state
 (the readable view and its dict), json (`json.dumps`), send (writing the frame to every socket,
 on the event loop). What the phases leave of the period is the time the loop sleeps, which is
 what the browser and everything else on the machine can use.
@@ -47,7 +47,7 @@ class PhaseTimes:
         for p, ms in copies.items():
             mean = sum(ms) / len(ms) if ms else 0.0
             phases[p] = {"mean_ms": round(mean, 3), "p99_ms": round(_pct(ms, 0.99), 3),
-                         "share": round(mean / period, 4)}
+                         "max_ms": round(ms[-1] if ms else 0.0, 3), "share": round(mean / period, 4)}
         busy = sum(v["share"] for v in phases.values())
         return {"phases": phases, "idle_share": round(max(0.0, 1.0 - busy), 4)}
 
