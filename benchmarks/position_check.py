@@ -8,6 +8,11 @@ docs/model.md), split by whether the game recorded velocities
 
     python benchmarks/position_check.py                      # the shipped model
     python benchmarks/position_check.py runs/X/checkpoints/step-00000500 --store data/all-store
+    python benchmarks/position_check.py CHECKPOINT --all-fields   # every field, by the same split
+
+With `--all-fields`, every predicted field of the two players on the same frames: mean |error| of
+a continuous field (game units), accuracy of a categorical or binary one, each over the games
+that recorded it.
 """
 
 from __future__ import annotations
@@ -63,17 +68,50 @@ def errors(model, store: Store, split: str = "val", batches: int = 8, seed: int 
     return sums
 
 
+@torch.no_grad()
+def field_errors(model, store: Store, split: str = "val", batches: int = 8, seed: int = 5, context: int = 60) -> dict:
+    """{"velocities"|"no velocities": {field: mean |error| or accuracy}} of the model's
+    teacher-forced next frame, each field over the player-frames of the games that recorded it."""
+    part = model.char_part
+    vel = [f.name for f in part.real].index("vel_y")
+    sampler = WindowSampler(store, store.games_in(split), context, 16, seed=seed)
+    sums: dict = {}
+    for i, batch in enumerate(sampler.batches(0)):
+        if i >= batches:
+            break
+        inputs, controllers, targets = prepare_window(encode(to_torch(batch, "cpu")))
+        pred = predict_window(model, inputs, controllers)
+        on = (inputs["char_exists"][..., :2] > 0.5) & (targets["char_exists"][..., :2] > 0.5)
+        on[:, 0] = False  # the frames `errors` scores
+        present = inputs["present"][..., None, :].expand(*on.shape, inputs["present"].shape[-1]) > 0.5
+        recorded = present[..., vel]
+        columns = [("real", j, f) for j, f in enumerate(part.real)]
+        columns += [("cat", j, f) for j, f in enumerate(part.cat)] + [("bin", j, f) for j, f in enumerate(part.bin)]
+        offset = {"real": 0, "cat": len(part.real), "bin": len(part.real) + len(part.cat)}
+        for group, j, f in columns:
+            p, t = pred[f"char_{group}"][..., :2, j], targets[f"char_{group}"][..., :2, j]
+            score = (p - t).abs().float() * f.scale if group == "real" else (p == t).float()
+            for kind, sel in (("velocities", recorded), ("no velocities", ~recorded)):
+                mask = on & sel & present[..., offset[group] + j]
+                row = sums.setdefault(kind, {}).setdefault(f.name, [0.0, 0])
+                row[0] += float(score[mask].sum())
+                row[1] += int(mask.sum())
+    return {kind: {name: round(v / n, 4) for name, (v, n) in rows.items() if n} for kind, rows in sums.items()}
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("checkpoint", nargs="?", help="a checkpoint folder (default: the shipped model)")
     ap.add_argument("--store", default="data/all-store", help="a packed store (default: data/all-store)")
     ap.add_argument("--split", default="val")
     ap.add_argument("--batches", type=int, default=8, help="batches of 16 windows of 61 frames")
+    ap.add_argument("--all-fields", action="store_true", help="every predicted field, not only x and y")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     try:
         model = load(args.checkpoint or default_checkpoint()).model
-        out = errors(model, Store(args.store), args.split, args.batches)
+        check = field_errors if args.all_fields else errors
+        out = check(model, Store(args.store), args.split, args.batches)
     except Exception as exc:  # noqa: BLE001 - a bad path is one line, not a traceback
         sys.exit(f"error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
     print(json.dumps(out, indent=1))

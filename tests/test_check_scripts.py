@@ -39,6 +39,10 @@ def test_position_check_splits_real_games_by_recorded_velocities(small_store):
         row = out[name]["velocities"]
         assert row["frames"] > 1000
         assert row["rule"] < row["constant velocity"], (name, row)
+    fields = _script("position_check").field_errors(model, small_store, "all", batches=4, context=30)
+    assert fields["velocities"]["x"] == out["x"]["velocities"]["model"]  # the same frames, scored alike
+    assert fields["velocities"]["character"] == 1.0  # a constant, carried
+    assert all(0.0 <= fields["velocities"][k] <= 1.0 for k in ("action", "facing", "airborne", "stocks"))
 
 
 @pytest.mark.parametrize("argv", [["floor_rule_check.py", "/nonexistent/store"],
