@@ -47,8 +47,10 @@ def test_window_forward_equals_frame_by_frame_step(real_window):
 @pytest.mark.parametrize("structure", [{}, {"rule_priors": True, "absent_inputs": True},
                                        {"rule_priors": True, "velocity_rules": True},
                                        {"rule_priors": True, "action_lookup": True},
-                                       {"rule_priors": True, "action_lookup": True, "lookup_to_heads": True}],
-                         ids=["plain", "priors", "physics", "lookup", "lookup-heads"])
+                                       {"rule_priors": True, "action_lookup": True, "lookup_to_heads": True},
+                                       {"rule_priors": True, "velocity_rules": True, "hitlag_rules": True,
+                                        "motion_rules": True}],
+                         ids=["plain", "priors", "physics", "lookup", "lookup-heads", "hitlag-motion"])
 def test_step_function_matches_teacher_forced_window(real_window, structure, action_table):
     """The store-valued `step` on real frames gives the frames `predict_window` decodes from the
     window forward: one decoding, two paths (with and without the game's rules as priors, with

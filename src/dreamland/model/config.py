@@ -179,6 +179,9 @@ class ModelConfig:
     # moving by the displacement of the frame before (constant velocity), which the step carries
     # in the model state, instead of standing still (model/priors.py).
     motion_rules: bool = False
+    # With `rule_priors`, a character whose next frame is in hitlag keeps its position (the game
+    # freezes it; its velocities keep their values meanwhile, so adding them would move it).
+    hitlag_rules: bool = False
     # Start the leaders' action logits from the action table counted over the training games
     # (model/lookup.py): the heads learn the correction. The table's sizes are set by training
     # when it counts it (0 until then: a model built without a table looks nothing up).
@@ -223,6 +226,8 @@ class ModelConfig:
             raise ConfigError("model config: lookup_to_heads needs action_lookup (the proposal is the table's)")
         if self.velocity_rules and not self.rule_priors:
             raise ConfigError("model config: velocity_rules needs rule_priors (the velocities' rules are priors)")
+        if self.hitlag_rules and not self.rule_priors:
+            raise ConfigError("model config: hitlag_rules needs rule_priors (the freeze is a position's prior)")
         if self.motion_rules and not self.rule_priors:
             raise ConfigError("model config: motion_rules needs rule_priors (the observed motion is a position's prior)")
         if not 0.0 <= float(self.dropout) < 1.0:

@@ -7,7 +7,9 @@ for most fields the rule is "stays", for these it is the game's own arithmetic:
   x(t+1) = x(t) + vel_attack_x(t+1) + (vel_air_x(t+1) if airborne(t+1) else vel_ground_x(t+1))
   and, in the air, y(t+1) = y(t) + vel_y(t+1) + vel_attack_y(t+1) hold on most frames (the rest
   are ledge grabs, landings snapping to the floor, respawns: the delta and set modes); on the
-  ground y stays (the floor holds it; slopes are the delta mode);
+  ground y stays (the floor holds it; slopes are the delta mode); with `hitlag`
+  (`ModelConfig.hitlag_rules`), a character whose next frame is in hitlag stays where it is (the
+  game freezes it while its velocities keep their values);
 * `hitlag`: counts down by one a frame to zero.
 
 With `velocities` (`ModelConfig.velocity_rules`) the velocities follow the game's physics too, by
@@ -76,11 +78,13 @@ class CharPriors(nn.Module):
     """The rule base of a character slot's predicted real columns, in encoded units."""
 
     def __init__(self, real: tuple[Field, ...], cat: tuple[Field, ...], binary: tuple[Field, ...],
-                 pred: tuple[int, ...], velocities: bool = False, motion: bool = False):
+                 pred: tuple[int, ...], velocities: bool = False, motion: bool = False,
+                 hitlag: bool = False):
         super().__init__()
         self.pred = pred
         self.velocities = velocities
         self.motion = motion
+        self.hitlag = hitlag
         self.depth = 3 if velocities else 1
         names = ("x", "y", "hitlag") + _VELOCITIES
         self.col = {name: _col(real, name) for name in names}
@@ -133,6 +137,9 @@ class CharPriors(nn.Module):
             unrecorded = (present[..., self.col["vel_y"]] < 0.5).unsqueeze(-1)  # (..., 1): every slot
             vx = torch.where(unrecorded, motion[..., 0] * self.scale["x"], vx)
             vy = torch.where(unrecorded, motion[..., 1] * self.scale["y"], vy)
+        if self.hitlag:
+            frozen = self._game(nxt_real, "hitlag") > 0
+            vx, vy = torch.where(frozen, 0.0, vx), torch.where(frozen, 0.0, vy)
         self._set(base, "x", self._game(cur_real, "x") + vx)
         self._set(base, "y", self._game(cur_real, "y") + vy)
         self._set(base, "hitlag", (self._game(cur_real, "hitlag") - 1).clamp_min(0))
