@@ -286,3 +286,26 @@ def test_controller_features_read_the_stick_relative_to_neutral_and_facing():
     assert forward[0, 0].tolist() == [-1.0, 0.0]  # left while facing right: away from the facing
     assert forward[1, 1].tolist() == [0.0, -1.0]  # right while facing left
     assert distance[0, 1].abs().sum() == 0 and forward[0, 1].abs().sum() == 0  # neutral reads as nothing
+
+
+def test_decoding_only_the_item_slots_that_will_exist_changes_no_frame(real_window):
+    """The inference step computes the item heads only for the slots that will exist: on real
+    frames with items, every decoded frame is the one the full heads decode."""
+    model = make_tiny(7)
+    inputs, controllers, _ = prepare_window(encode(real_window))
+    state = model.allocate_state(controllers.shape[0])
+    live = sparse_rows = 0
+    with torch.no_grad():
+        for t in range(controllers.shape[1]):
+            cur = {k: inputs[k][:, t] for k in STATE_KEYS}
+            donated = tuple(s.clone() for s in state)
+            full_out, _ = model.step(state, cur, controllers[:, t])
+            lean_out, _ = model.step(tuple(s.clone() for s in state), cur, controllers[:, t], decode_only=True)
+            state, full = step_encoded(model, state, cur, controllers[:, t])
+            _, lean = step_encoded(model, donated, cur, controllers[:, t], donate=True)
+            for k in full:
+                assert torch.equal(full[k], lean[k]), (k, t)
+            live += int((full["item_exists"] > 0.5).sum())
+            sparse_rows += int((lean_out["item"][..., 1:].abs().sum(-1) == 0).sum())
+            torch.testing.assert_close(lean_out["item"][..., 0], full_out["item"][..., 0])
+    assert live > 0 and sparse_rows > 0  # items existed, and empty slots were skipped

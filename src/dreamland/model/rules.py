@@ -232,6 +232,10 @@ class Rules(nn.Module):
     def _calibrated_flag(self, logit: Tensor, current: Tensor) -> Tensor:
         return logit + self.log_event_weight * (2 * (current > 0.5).to(logit.dtype) - 1)
 
+    def item_exists(self, logit: Tensor, current: Tensor) -> Tensor:
+        """Whether each item slot exists in the next frame, from its exists logit (as decoded)."""
+        return self._calibrated_flag(logit.float(), current) > 0
+
     def _part(self, part: Part, cur: dict[str, Tensor], h: HeadView) -> dict[str, Tensor]:
         """Heads -> next values of one part, before the game rules (continuous fields around
         their current values)."""
@@ -245,7 +249,7 @@ class Rules(nn.Module):
         for k, j in enumerate(part.bin_pred):
             bins[j] = (self._calibrated_flag(h.bin[..., k], bins[j]) > 0).to(bins[j].dtype)
         ex_cur = cur[f"{p}_exists"]
-        exists = (self._calibrated_flag(h.exists, ex_cur) > 0).to(ex_cur.dtype)
+        exists = (self._calibrated_flag(h.exists, ex_cur) > 0).to(ex_cur.dtype)  # items: `item_exists`
         if part.exists_slots is not None:  # the other slots' existence is carried
             exists = torch.where(getattr(self, f"{p}_exists_carried"), ex_cur, exists)
         return {"real": real, "cat": cats, "bin": bins, "exists": exists}

@@ -75,9 +75,9 @@ def step_encoded(
     """The step on encoded frames (B, ...): what self-forcing calls (differentiable through the
     recurrent state and the continuous fields). With `return_heads`, also the raw head outputs,
     which the training loss scores. `donate` (no gradient): the recurrent state is updated in
-    place and must not be used again."""
+    place and must not be used again, and the heads are only decoded (`WorldModel.heads`)."""
     motion = model.motion(model_state, enc)  # before the step consumes the state
-    out, new_state = model.step(model_state, enc, controllers, donate)
+    out, new_state = model.step(model_state, enc, controllers, donate, decode_only=donate and not return_heads)
     nxt = model.rules(enc, out, controllers, motion)
     return (new_state, nxt, out) if return_heads else (new_state, nxt)
 

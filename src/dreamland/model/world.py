@@ -24,6 +24,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
+from typing import Callable
+
 from dreamland.data.encoding import SPEC, Spec, broadcast_per_game
 from dreamland.data.layout import PRESENT_FIELDS
 from dreamland.data.items import MAX_ITEM_SLOTS
@@ -129,14 +131,34 @@ class SlotHead(nn.Module):
         self.hidden = nn.ModuleList(nn.Linear(d_hidden, d_hidden) for _ in range(max(0, layers - 1)))
         self.out = nn.Linear(d_hidden, n_out) if layers > 0 else None
 
-    def forward(self, h: Tensor, slots: Tensor) -> Tensor:
+    def features(self, h: Tensor, slots: Tensor) -> Tensor:
+        """What the output layer reads (..., S, d_hidden); the outputs themselves without one."""
         x = self.from_h(h).unsqueeze(-2) + self.from_slot(slots + self.slot_emb.weight)
         if self.out is None:
             return x
         x = F.gelu(x)
         for layer in self.hidden:
             x = F.gelu(layer(x))
-        return self.out(x)
+        return x
+
+    def forward(self, h: Tensor, slots: Tensor) -> Tensor:
+        x = self.features(h, slots)
+        return x if self.out is None else self.out(x)
+
+    def where_first(self, h: Tensor, slots: Tensor, keep: Callable[[Tensor], Tensor]) -> Tensor:
+        """`forward`'s outputs where `keep(first output)` (a bool (..., S)) holds; elsewhere only
+        the first output, the rest 0. An item slot that will not exist is all zeros whatever its
+        other outputs say, and most of a frame's item slots are empty."""
+        x = self.features(h, slots)
+        if self.out is None:
+            return x
+        first = F.linear(x, self.out.weight[:1], self.out.bias[:1])
+        rows = keep(first[..., 0]).flatten().nonzero().squeeze(1)
+        out = torch.zeros(*x.shape[:-1], self.out.out_features, dtype=x.dtype, device=x.device)
+        flat = out.view(-1, out.shape[-1])
+        flat[:, :1] = first.reshape(-1, 1)
+        flat.index_copy_(0, rows, self.out(x.reshape(-1, x.shape[-1]).index_select(0, rows)))
+        return out
 
 
 class WorldModel(nn.Module):
@@ -197,16 +219,23 @@ class WorldModel(nn.Module):
             return torch.zeros(*lead, self.n_absent, dtype=like.dtype, device=like.device)
         return (1 - present.to(like.dtype)).expand(*lead, self.n_absent)
 
-    def heads(self, h: Tensor, char: Tensor, item: Tensor, enc: dict[str, Tensor], controllers: Tensor) -> dict[str, Tensor]:
-        """The heads' outputs for the next frame (the action table's bonus added, with a lookup)."""
+    def heads(self, h: Tensor, char: Tensor, item: Tensor, enc: dict[str, Tensor], controllers: Tensor,
+              decode_only: bool = False) -> dict[str, Tensor]:
+        """The heads' outputs for the next frame (the action table's bonus added, with a lookup).
+        `decode_only`: the outputs are decoded, not scored, so an item slot that will not exist
+        gets only its exists logit (`SlotHead.where_first`); the decoded frame is the same."""
+        if decode_only:
+            items = self.item_head.where_first(h, item, lambda logit: self.rules.item_exists(logit, enc["item_exists"]))
+        else:
+            items = self.item_head(h, item)
         if self.lookup is None:
-            return {"char": self.char_head(h, char), "item": self.item_head(h, item)}
+            return {"char": self.char_head(h, char), "item": items}
         proposal = self.lookup.proposal(enc, controllers)
         if self.lookup.proposed is not None:
             char = char + self.lookup.slot_features(proposal, char)
         out = self.char_head(h, char)
         out = out + self.lookup(enc, controllers, out, proposal)
-        return {"char": out, "item": self.item_head(h, item)}
+        return {"char": out, "item": items}
 
     # ------------------------------------------------------------------ window / step
 
@@ -236,10 +265,12 @@ class WorldModel(nn.Module):
             new_state.append(self.rules.priors.positions(enc["char_real"][:, -1], enc["char_exists"][:, -1]))
         return (out, tuple(new_state)) if return_state else out
 
-    def step(self, state: ModelState, enc: dict[str, Tensor], controllers: Tensor, donate: bool = False):
+    def step(self, state: ModelState, enc: dict[str, Tensor], controllers: Tensor, donate: bool = False,
+             decode_only: bool = False):
         """One frame per stream: `enc` fields (B, ...), `stage` (B,), `controllers` (B, 2, n).
         Returns (heads `{"char": (B, 4, n), "item": (B, S, n)}`, new state). `donate`: the
-        state may be updated in place (`Mamba2.step`); do not use it again."""
+        state may be updated in place (`Mamba2.step`); do not use it again. `decode_only`: as
+        for `heads`."""
         x, char, item = self.encode_inputs(enc, controllers)
         new_state: list[Tensor] = []
         for i, layer in enumerate(self.layers):
@@ -248,7 +279,7 @@ class WorldModel(nn.Module):
         if self.config.motion_rules:
             now = self.rules.priors.positions(enc["char_real"], enc["char_exists"])
             new_state.append(state[-1].copy_(now) if donate else now)
-        return self.heads(self.norm_f(x), char, item, enc, controllers), tuple(new_state)
+        return self.heads(self.norm_f(x), char, item, enc, controllers, decode_only), tuple(new_state)
 
     def motion(self, state: ModelState, enc: dict[str, Tensor]) -> Tensor | None:
         """(B, 4, 2) encoded displacement of each character into the frame `enc` (from the
