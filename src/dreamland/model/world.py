@@ -19,12 +19,12 @@ frame before, `priors.positions`) whose shapes, dtypes and strides never change 
 
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
-
-from typing import Callable
 
 from dreamland.data.encoding import SPEC, Spec, broadcast_per_game
 from dreamland.data.layout import PRESENT_FIELDS
