@@ -31,23 +31,31 @@ from dreamland.model.checkpoint import default_checkpoint, load
 from dreamland.model.window import predict_window, prepare_window
 
 
+def _scored(model, store: Store, split: str, batches: int, seed: int, context: int):
+    """(inputs, targets, teacher-forced predictions, the two players' scored frames) per batch of
+    16 windows: frames where the player exists in both, the window's first frame left out
+    (constant velocity needs the frame before)."""
+    sampler = WindowSampler(store, store.games_in(split), context, 16, seed=seed)
+    for i, batch in enumerate(sampler.batches(0)):
+        if i >= batches:
+            break
+        inputs, controllers, targets = prepare_window(encode(to_torch(batch, "cpu")))
+        on = (inputs["char_exists"][..., :2] > 0.5) & (targets["char_exists"][..., :2] > 0.5)
+        on[:, 0] = False
+        yield inputs, targets, predict_window(model, inputs, controllers), on
+
+
 @torch.no_grad()
 def errors(model, store: Store, split: str = "val", batches: int = 8, seed: int = 5, context: int = 60) -> dict:
     """{"x"|"y": {"velocities"|"no velocities": {"frames", "model", "constant velocity", "rule"}}}"""
     priors = model.rules.priors
     if priors is None:
         raise ValueError("the model has no rule priors (model.rule_priors): nothing to split")
-    sampler = WindowSampler(store, store.games_in(split), context, 16, seed=seed)
     sums: dict = {}
-    for i, batch in enumerate(sampler.batches(0)):
-        if i >= batches:
-            break
-        inputs, controllers, targets = prepare_window(encode(to_torch(batch, "cpu")))
-        pred = predict_window(model, inputs, controllers)["char_real"]
+    for inputs, targets, pred, on in _scored(model, store, split, batches, seed, context):
+        pred = pred["char_real"]
         ruled = priors.base(inputs["char_real"], inputs["char_cat"], targets["char_real"], targets["char_bin"],
                             model.window_motion(inputs), inputs["present"])
-        on = (inputs["char_exists"][..., :2] > 0.5) & (targets["char_exists"][..., :2] > 0.5)
-        on[:, 0] = False  # constant velocity needs the frame before
         recorded = (inputs["present"][..., priors.col["vel_y"]] > 0.5).unsqueeze(-1).expand_as(on)
         for name in ("x", "y"):
             j, scale = priors.col[name], priors.scale[name]
@@ -74,15 +82,8 @@ def field_errors(model, store: Store, split: str = "val", batches: int = 8, seed
     teacher-forced next frame, each field over the player-frames of the games that recorded it."""
     part = model.char_part
     vel = [f.name for f in part.real].index("vel_y")
-    sampler = WindowSampler(store, store.games_in(split), context, 16, seed=seed)
     sums: dict = {}
-    for i, batch in enumerate(sampler.batches(0)):
-        if i >= batches:
-            break
-        inputs, controllers, targets = prepare_window(encode(to_torch(batch, "cpu")))
-        pred = predict_window(model, inputs, controllers)
-        on = (inputs["char_exists"][..., :2] > 0.5) & (targets["char_exists"][..., :2] > 0.5)
-        on[:, 0] = False  # the frames `errors` scores
+    for inputs, targets, pred, on in _scored(model, store, split, batches, seed, context):
         present = inputs["present"][..., None, :].expand(*on.shape, inputs["present"].shape[-1]) > 0.5
         recorded = present[..., vel]
         columns = [("real", j, f) for j, f in enumerate(part.real)]
