@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import concurrent.futures
+import gc
 import json
 import logging
 import os
@@ -483,6 +484,11 @@ class GameLoop:
         loop = asyncio.get_running_loop()
         dt = 1.0 / self.fps
         self.running = True
+        # Everything built so far (the model, the stage, the page's files) lives as long as the
+        # game: moved out of the collector's reach, a full collection no longer walks it in the
+        # middle of a frame.
+        gc.collect()
+        gc.freeze()
         deadline = loop.time() + dt
         try:
             while self.running:
