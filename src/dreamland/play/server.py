@@ -518,6 +518,7 @@ class GameLoop:
                 deadline += dt
         finally:
             self.running = False
+            gc.unfreeze()
 
     def stop(self) -> None:
         self.running = False
