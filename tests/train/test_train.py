@@ -333,3 +333,12 @@ def test_a_run_folder_of_the_flat_form_resumes(small_store, tmp_path):
     proc = cli("train", "--run-dir", str(run), "--resume", "--max-steps", "3", "-q")
     assert proc.returncode == 0, proc.stderr
     assert (run / "checkpoints" / "latest").read_text().strip().endswith("3")
+
+
+@pytest.mark.parametrize("version, message", [("99.0", "no training game was recorded by Slippi 99.0"),
+                                              ("abc", "not a Slippi version")])
+def test_min_slippi_version_errors_are_one_line(small_store, tmp_path, version, message):
+    proc = cli("train", "--store", str(small_store.path), *TINY, "--run-dir", str(tmp_path / "run"),
+               "--max-steps", "1", "-q", *COMMON, f"data.min_slippi_version={version}")
+    assert proc.returncode == 2 and message in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1

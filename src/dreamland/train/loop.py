@@ -96,6 +96,9 @@ class Trainer:
                 self.train_games = self.store.recorded_since(self.train_games, cfg.data.min_slippi_version)
             except StoreError as exc:
                 raise TrainError(f"data.min_slippi_version: {exc}") from None
+            if not len(self.train_games):
+                raise TrainError(f"data.min_slippi_version: no training game was recorded by Slippi "
+                                 f"{cfg.data.min_slippi_version} or later")
         self.val_games = self.store.games_in("val", spec)
         aug = Augment(swap_players=cfg.data.swap_players, mirror=cfg.data.mirror)
         self.sampler = WindowSampler(
