@@ -52,3 +52,40 @@ def test_the_same_with_every_rule_and_the_action_table(real_window, action_table
     model = make_tiny_lookup(action_table, 6, rule_priors=True, velocity_rules=True, lookup_to_heads=True,
                              absent_inputs=True)
     _assert_same_rollouts(ModelStepper(model, context=SEED_FRAMES), real_window)
+
+
+def test_a_native_step_is_built_once_per_model_and_code(tmp_path, monkeypatch):
+    """The aot step is cached by what it was built from: a second stepper of the same model loads
+    the package; other weights build their own; a damaged package is built again. (The compiler
+    is replaced by a stand-in that writes a file: this checks the cache, not inductor.)"""
+    from dreamland.model.stepper import CompiledStep, step_cache
+
+    monkeypatch.setenv("DREAMLAND_CACHE", str(tmp_path))
+    builds, loads = [], []
+
+    def compile_package(exported, package_path, inductor_configs):
+        builds.append(package_path)
+        with open(package_path, "w") as fh:
+            fh.write("package")
+        return package_path
+
+    def load_package(path):
+        if open(path).read() != "package":
+            raise RuntimeError("damaged")
+        loads.append(path)
+        return lambda *args: None
+
+    monkeypatch.setattr(torch._inductor, "aoti_compile_and_package", compile_package)
+    monkeypatch.setattr(torch._inductor, "aoti_load_package", load_package)
+    model = make_tiny(4)
+    CompiledStep(model, compile="aot")._build_aot(1)
+    CompiledStep(model, compile="aot")._build_aot(1)
+    assert len(builds) == 1 and len(loads) == 2
+    packages = list(step_cache().glob("step-*.pt2"))
+    assert len(packages) == 1 and not list(step_cache().glob("*.partial.*"))
+    CompiledStep(model, compile="aot")._build_aot(2)  # another batch size: another step
+    CompiledStep(make_tiny(5), compile="aot")._build_aot(1)  # other weights
+    assert len(builds) == 3
+    packages[0].write_text("garbage")
+    CompiledStep(model, compile="aot")._build_aot(1)
+    assert len(builds) == 4 and packages[0].read_text() == "package"

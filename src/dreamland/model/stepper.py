@@ -4,8 +4,11 @@ world model behind `steppers.protocol`), and its compiled variants (`CompiledSte
 
 from __future__ import annotations
 
+import hashlib
+import os
 import threading
 import warnings
+from pathlib import Path
 from typing import Any, Callable
 
 import torch
@@ -16,6 +19,31 @@ from dreamland.model.checkpoint import load
 from dreamland.model.config import COMPILE_MODES
 from dreamland.model.step import GameState, seed, step
 from dreamland.model.world import ModelState, WorldModel
+
+
+def step_cache() -> Path:
+    """The folder of compiled steps: $DREAMLAND_CACHE, else $XDG_CACHE_HOME/dreamland (default
+    ~/.cache/dreamland), subfolder `steps`."""
+    root = os.environ.get("DREAMLAND_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join("~", ".cache"), "dreamland")
+    return Path(root).expanduser() / "steps"
+
+
+def compiled_step_key(model: WorldModel, batch: int, configs: dict[str, Any]) -> str:
+    """A name for one native step: everything it was built from (the weights and buffers, the
+    config, dreamland's source, torch's version, the device, the batch, the build options), so a
+    changed model or code never loads an old step."""
+    import dreamland
+
+    h = hashlib.sha256()
+    h.update(repr((torch.__version__, str(model.device), str(model.dtype), batch, sorted(configs.items()),
+                   model.config)).encode())
+    for name, tensor in model.state_dict().items():
+        h.update(name.encode())
+        h.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    for source in sorted(Path(dreamland.__file__).parent.rglob("*.py")):
+        h.update(source.read_bytes())
+    return h.hexdigest()[:32]
 
 
 class _StepModule(torch.nn.Module):
@@ -114,29 +142,48 @@ class CompiledStep:
         return self._eager
 
     def _build_aot(self, batch: int, tuned: bool = False) -> Callable:
-        import tempfile
-        from pathlib import Path
-
         dev = self.model.device
+        configs: dict[str, Any] = {"freezing": True}
+        if tuned:  # timing tables on stderr for every product are for compiler developers
+            configs.update(max_autotune=True, autotune_num_choices_displayed=0,
+                           max_autotune_report_choices_stats=False)
+            if dev.type == "cpu":  # inductor's C++ GEMM templates; on CUDA the default (Triton)
+                configs["max_autotune_gemm_backends"] = "CPP,ATEN"
+        path = self._package_path(batch, configs)
+        if path.is_file():
+            try:
+                return torch._inductor.aoti_load_package(str(path))
+            except Exception:  # noqa: BLE001 - a damaged or foreign package: build it again
+                path.unlink(missing_ok=True)
         example = (self.initial_state(batch), blank(batch, self.model.item_slots, dev, keys=STEP_KEYS),
                    torch.zeros(batch, 2, self.model.spec.n_controller, device=dev))
         with torch.no_grad():
             exported = torch.export.export(_StepModule(self.model), example, strict=False)
-            if self._tmp is None:
-                self._tmp = tempfile.TemporaryDirectory(prefix="dreamland-step-")
-            path = Path(self._tmp.name) / f"step_b{batch}.pt2"
-            configs: dict[str, Any] = {"freezing": True}
-            if tuned:  # timing tables on stderr for every product are for compiler developers
-                configs.update(max_autotune=True, autotune_num_choices_displayed=0,
-                               max_autotune_report_choices_stats=False)
-                if dev.type == "cpu":  # inductor's C++ GEMM templates; on CUDA the default (Triton)
-                    configs["max_autotune_gemm_backends"] = "CPP,ATEN"
+            partial = path.with_name(f"{path.stem}.{os.getpid()}.partial.pt2")
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message="TypedStorage is deprecated")  # inductor's own
-                pkg = torch._inductor.aoti_compile_and_package(
-                    exported, package_path=str(path), inductor_configs=configs
-                )
-            return torch._inductor.aoti_load_package(pkg)
+                torch._inductor.aoti_compile_and_package(exported, package_path=str(partial),
+                                                         inductor_configs=configs)
+            os.replace(partial, path)  # whole or absent: another process may read it next
+            return torch._inductor.aoti_load_package(str(path))
+
+    def _package_path(self, batch: int, configs: dict[str, Any]) -> Path:
+        """Where the native step of this model, batch and build lives: in the step cache (a build
+        takes minutes, loading it a second), or a folder of this process where the cache cannot
+        be written."""
+        name = f"step-{compiled_step_key(self.model, batch, configs)}.pt2"
+        folder = step_cache()
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            if os.access(folder, os.W_OK):
+                return folder / name
+        except OSError:
+            pass
+        if self._tmp is None:
+            import tempfile
+
+            self._tmp = tempfile.TemporaryDirectory(prefix="dreamland-step-")
+        return Path(self._tmp.name) / name
 
     # ------------------------------------------------------------------ protocol
 
@@ -225,4 +272,4 @@ class ModelStepper:
         return cls(checkpoint.model, context=int(context), compile=compile, dtype=dtype)
 
 
-__all__ = ["CompiledStep", "ModelStepper"]
+__all__ = ["CompiledStep", "ModelStepper", "compiled_step_key", "step_cache"]
