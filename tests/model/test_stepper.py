@@ -89,3 +89,5 @@ def test_a_native_step_is_built_once_per_model_and_code(tmp_path, monkeypatch):
     packages[0].write_text("garbage")
     CompiledStep(model, compile="aot")._build_aot(1)
     assert len(builds) == 4 and packages[0].read_text() == "package"
+    CompiledStep(model, compile="aot", cache=False)._build_aot(1)  # a benchmark times the build
+    assert len(builds) == 5 and not str(builds[-1]).startswith(str(tmp_path))

@@ -191,7 +191,7 @@ def bench_step(
         }
         runs: list[tuple[str, _Run, float]] = []
         for mode in modes:  # build every variant first (compilation must not overlap timing)
-            stepper = CompiledStep(model, compile=False if mode == "eager" else mode)
+            stepper = CompiledStep(model, compile=False if mode == "eager" else mode, cache=False)  # time the build
             for b in batch_sizes:
                 t0 = time.perf_counter()
                 run = _Run(stepper, b, frames + warmup)

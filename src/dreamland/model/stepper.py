@@ -92,6 +92,7 @@ class CompiledStep:
         model: WorldModel,
         compile: bool | str = False,
         dtype: torch.dtype | str | None = None,
+        cache: bool = True,
     ):
         if dtype is not None and (getattr(torch, dtype) if isinstance(dtype, str) else dtype) != model.dtype:
             model = model.inference_copy(dtype)
@@ -107,6 +108,7 @@ class CompiledStep:
         self._inductor: Callable | None = None
         self._backend = "inductor"  # tests trace with "eager" to check guards without codegen
         self._aot: dict[int, Callable] = {}
+        self._cache = cache  # False: always build (what a benchmark of the build time needs)
         self._tmp = None
 
     # ------------------------------------------------------------------ compiled variants
@@ -174,9 +176,10 @@ class CompiledStep:
         name = f"step-{compiled_step_key(self.model, batch, configs)}.pt2"
         folder = step_cache()
         try:
-            folder.mkdir(parents=True, exist_ok=True)
-            if os.access(folder, os.W_OK):
-                return folder / name
+            if self._cache:
+                folder.mkdir(parents=True, exist_ok=True)
+                if os.access(folder, os.W_OK):
+                    return folder / name
         except OSError:
             pass
         if self._tmp is None:
