@@ -397,8 +397,9 @@ def _add_play_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--no-browser", action="store_true", help="do not open a browser")
     p.add_argument("--compile", choices=COMPILE_MODES, default="eager",
                    help="how the model's step runs (default: eager); aot builds a native step before the "
-                   "game starts (a minute or two) and holds 60 Hz far better with the page open on two cores; "
-                   "aot-tuned with --dtype float16 plays the large preset at 4.4 ms a frame (docs/play.md)")
+                   "game starts and holds 60 Hz far better with the page open on two cores; aot-tuned with "
+                   "--dtype float16 is the fastest for the large preset (docs/play.md); the first build is "
+                   "slow, later starts load it from $DREAMLAND_CACHE (default ~/.cache/dreamland)")
     p.add_argument("--dtype", choices=WEIGHT_DTYPES, default="float32",
                    help="precision of the model's weights while playing (default: float32)")
     p.set_defaults(func=_cmd_play)

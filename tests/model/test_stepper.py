@@ -91,3 +91,8 @@ def test_a_native_step_is_built_once_per_model_and_code(tmp_path, monkeypatch):
     assert len(builds) == 4 and packages[0].read_text() == "package"
     CompiledStep(model, compile="aot", cache=False)._build_aot(1)  # a benchmark times the build
     assert len(builds) == 5 and not str(builds[-1]).startswith(str(tmp_path))
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("")
+    monkeypatch.setenv("DREAMLAND_CACHE", str(not_a_folder))  # no cache to write: build for this process
+    CompiledStep(model, compile="aot")._build_aot(1)
+    assert len(builds) == 6 and not str(builds[-1]).startswith(str(tmp_path))

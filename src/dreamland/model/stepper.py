@@ -170,9 +170,8 @@ class CompiledStep:
             return torch._inductor.aoti_load_package(str(path))
 
     def _package_path(self, batch: int, configs: dict[str, Any]) -> Path:
-        """Where the native step of this model, batch and build lives: in the step cache (a build
-        takes minutes, loading it a second), or a folder of this process where the cache cannot
-        be written."""
+        """Where the native step of this model, batch and build lives: in the step cache (building
+        is slow, loading is not), or a folder of this process where the cache cannot be written."""
         name = f"step-{compiled_step_key(self.model, batch, configs)}.pt2"
         folder = step_cache()
         try:

@@ -222,9 +222,9 @@ class WorldModel(nn.Module):
     def heads(self, h: Tensor, char: Tensor, item: Tensor, enc: dict[str, Tensor], controllers: Tensor,
               decode_only: bool = False) -> dict[str, Tensor]:
         """The heads' outputs for the next frame (the action table's bonus added, with a lookup).
-        `decode_only`: the outputs are decoded, not scored, so an item slot that will not exist
-        gets only its exists logit (`SlotHead.where_first`); the decoded frame is the same."""
-        if decode_only:
+        `decode_only`: the outputs are decoded, not scored, so on a CPU an item slot that will not
+        exist gets only its exists logit (`SlotHead.where_first`); the decoded frame is the same."""
+        if decode_only and h.device.type == "cpu":  # on a GPU the full product is cheap, finding the rows syncs
             items = self.item_head.where_first(h, item, lambda logit: self.rules.item_exists(logit, enc["item_exists"]))
         else:
             items = self.item_head(h, item)
