@@ -362,6 +362,21 @@ def test_positions_without_velocities_keep_their_last_motion(mixed_store):
             assert kept_moved > kept_still, field
 
 
+def test_motion_carry_scales_the_displacement_an_old_game_moves_by(mixed_store):
+    """With `motion_carry` c an old game's bases move by c times the displacement they move by at
+    1 (so a displacement the heads do not renew fades by c a frame); c = 0 is standing still."""
+    inputs, _, targets = prepare_window(encode(_windows(mixed_store, _game(mixed_store, OLD_GAME), n=4, length=100)))
+    args = (inputs["char_real"], inputs["char_cat"], targets["char_real"], targets["char_bin"])
+    bases = {}
+    for carry in (1.0, 0.75, 0.0):
+        model = make_tiny(rule_priors=True, velocity_rules=True, motion_rules=True, motion_carry=carry)
+        bases[carry] = model.rules.priors.base(*args, model.window_motion(inputs), inputs["present"])
+    still = make_tiny(rule_priors=True, velocity_rules=True).rules.priors.base(*args)
+    assert (bases[1.0] - still).abs().max() > 0.01  # the characters move
+    torch.testing.assert_close(bases[0.75] - still, 0.75 * (bases[1.0] - still), rtol=0, atol=1e-5)
+    torch.testing.assert_close(bases[0.0], still, rtol=0, atol=1e-6)
+
+
 def test_the_step_carries_the_motion_the_window_computes(mixed_store):
     """Seeded from real frames of an old game and stepped on them, the motion the step reads from
     its state is the window's, frame after frame, and the decoded frames agree with the window's
@@ -431,3 +446,7 @@ def test_hitlag_and_motion_rules_need_the_rule_priors():
     for option in ("hitlag_rules", "motion_rules"):
         with pytest.raises(ConfigError, match=f"{option} needs rule_priors"):
             preset("tiny", **{option: True})
+    with pytest.raises(ConfigError, match="motion_carry needs motion_rules"):
+        preset("tiny", rule_priors=True, motion_carry=0.5)
+    with pytest.raises(ConfigError, match="motion_carry must be in"):
+        preset("tiny", rule_priors=True, motion_rules=True, motion_carry=1.5)

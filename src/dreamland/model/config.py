@@ -179,6 +179,9 @@ class ModelConfig:
     # moving by the displacement of the frame before (constant velocity), which the step carries
     # in the model state, instead of standing still (model/priors.py).
     motion_rules: bool = False
+    # With `motion_rules`, the share of that displacement the base carries into the next frame:
+    # below 1 a position error fed back as motion fades out instead of moving the character on.
+    motion_carry: float = 1.0
     # With `rule_priors`, a character whose next frame is in hitlag keeps its position (the game
     # freezes it; its velocities keep their values meanwhile, so adding them would move it).
     hitlag_rules: bool = False
@@ -230,6 +233,10 @@ class ModelConfig:
             raise ConfigError("model config: hitlag_rules needs rule_priors (the freeze is a position's prior)")
         if self.motion_rules and not self.rule_priors:
             raise ConfigError("model config: motion_rules needs rule_priors (the observed motion is a position's prior)")
+        if not 0.0 <= float(self.motion_carry) <= 1.0:
+            raise ConfigError(f"model config: motion_carry must be in [0, 1], got {self.motion_carry!r}")
+        if self.motion_carry != 1.0 and not self.motion_rules:
+            raise ConfigError("model config: motion_carry needs motion_rules (it scales the motion rule's displacement)")
         if not 0.0 <= float(self.dropout) < 1.0:
             raise ConfigError(f"model config: dropout must be in [0, 1), got {self.dropout!r}")
         for name in ("delta_fraction", "jump_threshold", "event_weight"):
