@@ -395,11 +395,11 @@ def _add_play_parser(sub) -> argparse.ArgumentParser:
                    "there to watch the model beside it, leave it for a live game, without restarting the server; "
                    "the page can open only these files and the --replay file")
     p.add_argument("--no-browser", action="store_true", help="do not open a browser")
-    p.add_argument("--compile", choices=COMPILE_MODES, default="eager",
-                   help="how the model's step runs (default: eager); aot builds a native step before the "
-                   "game starts and holds 60 Hz far better with the page open on two cores; aot-tuned with "
-                   "--dtype float16 is the fastest for the large preset (docs/play.md); the first build is "
-                   "slow, later starts load it from $DREAMLAND_CACHE (default ~/.cache/dreamland)")
+    p.add_argument("--compile", choices=COMPILE_MODES, default="aot",
+                   help="how the model's step runs (default: aot, a native step that holds 60 Hz far better "
+                   "than eager with the page open on two cores; its first build takes a minute or two, later "
+                   "starts load it from $DREAMLAND_CACHE, default ~/.cache/dreamland); eager starts at once; "
+                   "aot-tuned with --dtype float16 is the fastest for the large preset (docs/play.md)")
     p.add_argument("--dtype", choices=WEIGHT_DTYPES, default="float32",
                    help="precision of the model's weights while playing (default: float32)")
     p.set_defaults(func=_cmd_play)

@@ -49,6 +49,7 @@ from dreamland.play.state import GameState, neutral_controllers, schema_json
 from dreamland.play.timing import PhaseTimes, describe_model
 from dreamland.replay.parse import ReplayError
 from dreamland.schema import characters as C
+from dreamland.model.stepper import step_cache
 from dreamland.steppers.load import load_stepper
 
 log = logging.getLogger("dreamland.play.server")
@@ -910,9 +911,9 @@ def serve(checkpoint: Any = None, *, host: str = "127.0.0.1", port: int = 8000,
     library = ReplayLibrary(replays, [replay] if replay else [])  # before the model: a wrong folder fails fast
     if replays:
         print_fn(f"dreamland play: {len(library)} replays under {replays} can be opened from the page")
-    if compile:
-        print_fn(f"dreamland play: building the compiled step ({'aot' if compile is True else compile}); "
-                 "this takes up to a few minutes, once")
+    if compile and (checkpoint is None or isinstance(checkpoint, (str, os.PathLike)) and Path(checkpoint).is_dir()):
+        print_fn(f"dreamland play: preparing the compiled step ({'aot' if compile is True else compile}): "
+                 f"built once (a minute or two), then loaded from {step_cache()}; --compile eager starts at once")
     if replay and tuple(slots) == ("chase", "chase"):  # a replay's own players, until someone takes over
         slots = ("replay", "replay")
     game = GameLoop(checkpoint, stage, characters, slots, fps=fps, replay=replay, torch_threads=torch_threads,
