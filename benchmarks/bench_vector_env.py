@@ -2,10 +2,13 @@
 
     python benchmarks/bench_vector_env.py [--batch 1 --batch 64 --batch 256] [--threads 1]
                                           [--opponent chase] [--checkpoint PATH] [--seconds 10] [--profile]
+                                          [--compile aot]
 
 For each batch size the environment is reset, warmed up, then stepped with random agent actions
 (drawn before timing) for about `--seconds`; frames/s counts every game's frame (batch x steps /
-seconds), the agent's observation, reward and auto-reset included. Prints one JSON object: the
+seconds), the agent's observation, reward and auto-reset included. `--compile aot` steps the model
+through its native step (built per batch size before timing, or loaded from the step cache;
+`build_s` says how long that took). Prints one JSON object: the
 figures, the ratio of each batch size to batch 1, and the ratio to the baseline of issue #14
 (the shipped model, one thread, before the stepping core was rebuilt: 162, 1,199 and 864 frames/s
 at 1, 64 and 256 games), and `floors`: the model's matrix arithmetic per frame against this
@@ -28,15 +31,21 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from dreamland.play.envs import MeleeVectorEnv  # noqa: E402
+from dreamland.play.timing import describe_model  # noqa: E402
 
 BASELINE_FPS = {1: 162.0, 64: 1199.0, 256: 864.0}  # issue #14, shipped model, one thread
 
 
-def measure(batch: int, opponent: str, checkpoint: str | None, seconds: float, warmup: int) -> dict:
-    env = MeleeVectorEnv(num_envs=batch, checkpoint=checkpoint, opponent=opponent)
+def measure(batch: int, opponent: str, checkpoint: str | None, seconds: float, warmup: int,
+            compile: str = "eager") -> dict:
+    env = MeleeVectorEnv(num_envs=batch, checkpoint=checkpoint, opponent=opponent,
+                         compile=False if compile == "eager" else compile)
     env.reset(seed=0)
     rng = np.random.default_rng(0)
     actions = rng.random((64, batch, env.single_action_space.shape[0]), dtype=np.float32)
+    build = time.perf_counter()
+    env.step(actions[0])  # a compiled step is built (or loaded) here
+    build_s = time.perf_counter() - build
     for i in range(warmup):
         env.step(actions[i % len(actions)])
     steps, start = 0, time.perf_counter()
@@ -46,7 +55,8 @@ def measure(batch: int, opponent: str, checkpoint: str | None, seconds: float, w
         elapsed = time.perf_counter() - start
         if elapsed >= seconds and steps >= 5:
             break
-    return {"batch": batch, "steps": steps, "seconds": round(elapsed, 3),
+    return {"batch": batch, "step_mode": describe_model(env.stepper, checkpoint)["step_mode"],
+            "build_s": round(build_s, 1), "steps": steps, "seconds": round(elapsed, 3),
             "frames_per_s": round(batch * steps / elapsed, 1),
             "ms_per_step": round(1000.0 * elapsed / steps, 3)}
 
@@ -106,12 +116,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--checkpoint", default=None, help="a checkpoint (default: the shipped model)")
     p.add_argument("--seconds", type=float, default=10.0, help="timed seconds per batch size")
     p.add_argument("--warmup", type=int, default=20, help="untimed steps first")
+    p.add_argument("--compile", choices=("eager", "aot", "aot-tuned", "inductor"), default="eager",
+                   help="how the model steps (default eager)")
     p.add_argument("--profile", action="store_true",
                    help="also list the operators that take a step's time at the largest batch size")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.set_flush_denormal(True)
-    rows = [measure(b, args.opponent, args.checkpoint, args.seconds, args.warmup)
+    rows = [measure(b, args.opponent, args.checkpoint, args.seconds, args.warmup, args.compile)
             for b in (args.batch or [1, 64, 256])]
     single = next((r["frames_per_s"] for r in rows if r["batch"] == 1), None)
     for r in rows:
@@ -122,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     bound = floors(args.checkpoint)
     for r in rows:
         r["of_arithmetic_floor"] = round(r["frames_per_s"] / bound["arithmetic_floor_frames_per_s"], 3)
-    out = {"benchmark": "vector_env", "threads": args.threads, "opponent": args.opponent,
+    out = {"benchmark": "vector_env", "threads": args.threads, "opponent": args.opponent, "compile": args.compile,
            "checkpoint": args.checkpoint or "shipped", "torch": torch.__version__, "floors": bound,
            "results": rows}
     if args.profile:

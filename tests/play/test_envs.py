@@ -64,6 +64,35 @@ def test_a_vector_env_steps_its_games_as_play_sessions_do():
                 assert torch.equal(got, want), f"{k}, game {i}"
 
 
+def test_a_vector_env_steps_through_the_compiled_step_it_asks_for(monkeypatch):
+    """`compile="aot"` steps every game of a vector env through one step built for its batch size,
+    with the frames the eager env gives. (The build is replaced by the functional eager step, so
+    this checks the wiring, not inductor: tests/model/test_world.py compiles for real.)"""
+    import torch
+
+    from dreamland.model.step import step
+    from dreamland.model.stepper import CompiledStep
+
+    built = []
+
+    def build(self, batch, tuned=False):
+        built.append(batch)
+        return lambda s, g, c: step(self.model, s, g, c)
+
+    monkeypatch.setattr(CompiledStep, "_build_aot", build)
+    n = 3
+    envs = {mode: MeleeVectorEnv(n, opponent="idle", compile=mode) for mode in (False, "aot")}
+    actions = np.random.default_rng(1).random((10, n, envs["aot"].single_action_space.shape[0])).astype(np.float32)
+    obs = {}
+    for mode, env in envs.items():
+        env.reset(seed=0)
+        obs[mode] = [env.step(a)[0] for a in actions]
+    assert built == [n] and envs["aot"].stepper.compile_error is None
+    for a, b in zip(obs[False], obs["aot"]):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+    assert not np.allclose(obs["aot"][0], obs["aot"][-1])  # the games move
+
+
 def test_the_states_of_a_batch_are_each_game_read_alone():
     import torch
 

@@ -14,6 +14,9 @@ Spaces:
   left (fraction of the timer), clipped to +-100. The names are in `observation_names()`.
 * reward (per agent): (percent dealt - percent taken) / 100 + stocks taken - stocks lost.
 * terminated when the game is over (stocks or timer); truncated after `max_frames` frames.
+
+`compile` and `dtype` step the model as `load_stepper` does (`compile="aot"`: one native step per
+batch size, built on the first step and cached on disk; docs/model.md has its figures).
 """
 
 from __future__ import annotations
@@ -100,9 +103,10 @@ class MeleeVectorEnv(gym.vector.VectorEnv):
     def __init__(self, num_envs: int = 4, checkpoint: Any = None, opponent: Any = "chase",
                  stage: Any = "battlefield", characters: Sequence[Any] = ("fox", "falco"),
                  agent_player: int = 0, max_frames: int | None = None, stocks: int = facts.STOCKS,
-                 timer_frames: int = facts.GAME_FRAMES) -> None:
+                 timer_frames: int = facts.GAME_FRAMES, compile: bool | str = False,
+                 dtype: str | None = None) -> None:
         self.num_envs = num_envs
-        self.stepper = load_stepper(checkpoint)
+        self.stepper = load_stepper(checkpoint, compile=compile, dtype=dtype)
         self.core = BatchedCore(self.stepper, num_envs, stage, characters, stocks=stocks,
                                 timer_frames=timer_frames)
         self.stage, self.characters = stage, tuple(characters)
@@ -168,8 +172,9 @@ class MeleeEnv(gym.Env):
     def __init__(self, checkpoint: Any = None, opponent: Any = "chase", stage: Any = "battlefield",
                  characters: Sequence[Any] = ("fox", "falco"), agent_player: int = 0,
                  max_frames: int | None = None, stocks: int = facts.STOCKS,
-                 timer_frames: int = facts.GAME_FRAMES) -> None:
-        self.stepper = load_stepper(checkpoint)
+                 timer_frames: int = facts.GAME_FRAMES, compile: bool | str = False,
+                 dtype: str | None = None) -> None:
+        self.stepper = load_stepper(checkpoint, compile=compile, dtype=dtype)
         self.core = BatchedCore(self.stepper, 1, stage, characters, stocks=stocks, timer_frames=timer_frames)
         self.stage, self.characters = stage, tuple(characters)
         self.agent = agent_player
@@ -216,8 +221,9 @@ class MeleeParallelEnv(_parallel_base()):  # type: ignore[misc]
 
     def __init__(self, checkpoint: Any = None, stage: Any = "battlefield",
                  characters: Sequence[Any] = ("fox", "falco"), max_frames: int | None = None,
-                 stocks: int = facts.STOCKS, timer_frames: int = facts.GAME_FRAMES) -> None:
-        self.stepper = load_stepper(checkpoint)
+                 stocks: int = facts.STOCKS, timer_frames: int = facts.GAME_FRAMES,
+                 compile: bool | str = False, dtype: str | None = None) -> None:
+        self.stepper = load_stepper(checkpoint, compile=compile, dtype=dtype)
         self.core = BatchedCore(self.stepper, 1, stage, characters, stocks=stocks, timer_frames=timer_frames)
         self.stage, self.characters = stage, tuple(characters)
         self.possible_agents = ["player_0", "player_1"]
