@@ -175,6 +175,23 @@ def test_eval_command_on_replays(replay_file, tmp_path, capsys):
     assert html.read_text().count("<svg") == 3
 
 
+def test_eval_since_a_slippi_version_evaluates_only_those_games(small_store, tmp_path):
+    """`--since V` evaluates the split's games recorded by Slippi V or later, and says so."""
+    from dreamland.data.store import slippi_version
+
+    games = small_store.games_in("all")
+    versions = small_store.index["slippi_version"].to_pylist()
+    newest = ".".join(map(str, max(slippi_version(versions[g]) for g in games)))
+    kept = small_store.recorded_since(games, newest)
+    assert 0 < len(kept) < len(games)  # the small store mixes versions
+    out = tmp_path / "since"
+    assert _run(["eval", "hold", "--store", str(small_store.path), "--split", "all", "--since", newest,
+                 "--starts", "8", "--horizons", "1,5", "--teacher-forced", "0", "--probe", "0", "--out", str(out),
+                 "-q"]) == 0
+    meta = load_metrics(out)["meta"]
+    assert meta["since"] == newest and meta["games_used"] == len(kept)
+
+
 def test_eval_command_bad_input(small_store, tmp_path, capsys):
     out = str(tmp_path / "r")
     assert _run(["eval", str(tmp_path / "missing.ckpt"), "--store", str(small_store.path), "--out", out]) == 2
@@ -193,6 +210,14 @@ def test_eval_command_bad_input(small_store, tmp_path, capsys):
     assert not (tmp_path / "r" / "metrics.json").exists()
     assert _run(["compare", str(tmp_path)]) == 2
     assert "no metrics.json" in capsys.readouterr().err
+    # --since keeps the games of a Slippi version or later: none here is that new, and a version is numbers
+    assert _run(["eval", "hold", "--store", str(small_store.path), "--split", "all", "--since", "99.0.0",
+                 "--out", out, "-q"]) == 2
+    assert "no games recorded by Slippi 99.0.0 or later" in capsys.readouterr().err
+    assert _run(["eval", "hold", "--store", str(small_store.path), "--split", "all", "--since", "three",
+                 "--out", out, "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "not a Slippi version: 'three'" in err and len(err.strip().splitlines()) == 1
     # the lookup evaluated as the model needs training games it does not evaluate
     assert _run(["eval", "lookup", "--store", str(small_store.path), "--split", "all", "--out", out, "-q"]) == 2
     err = capsys.readouterr().err

@@ -60,6 +60,9 @@ def add_eval_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--all-games", action="store_true",
                    help="with --store, use every two-player game of the split, not only training-eligible "
                    "ones (--replays always uses every two-player game)")
+    p.add_argument("--since", metavar="VERSION",
+                   help="with --store, only the games recorded by this Slippi version or later (3.0.0: the "
+                   "games that recorded velocities and hitlag); default: every version")
     add_split_arguments(p)
     p.add_argument("--out", required=True, metavar="REPORT_DIR",
                    help="report folder (created; an earlier report there is replaced)")
@@ -191,11 +194,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
         else:
             store = Store(args.store)
             games = store.games_in(args.split, split_spec(args), eligible_only=not args.all_games)
+            if args.since:
+                games = store.recorded_since(games, args.since)
             if len(games) == 0:
                 raise EvaluationError(f"{args.store}: the {args.split} split has no games"
+                                      + (f" recorded by Slippi {args.since} or later" if args.since else "")
                                       + ("" if args.all_games else " (only training-eligible games count; "
                                          "see --all-games)"))
-            meta.update({"split": args.split})
+            meta.update({"split": args.split, **({"since": args.since} if args.since else {})})
             metrics = evaluate(stepper, store, np.asarray(games), model_name=name, meta=meta, **kwargs)
     except (EvaluationError, StoreError) as exc:
         return _fail(args, exc)
