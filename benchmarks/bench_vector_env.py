@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from dreamland.model.config import COMPILE_MODES  # noqa: E402
 from dreamland.play.envs import MeleeVectorEnv  # noqa: E402
 from dreamland.play.timing import describe_model  # noqa: E402
 
@@ -116,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--checkpoint", default=None, help="a checkpoint (default: the shipped model)")
     p.add_argument("--seconds", type=float, default=10.0, help="timed seconds per batch size")
     p.add_argument("--warmup", type=int, default=20, help="untimed steps first")
-    p.add_argument("--compile", choices=("eager", "aot", "aot-tuned", "inductor"), default="eager",
+    p.add_argument("--compile", choices=COMPILE_MODES, default="eager",
                    help="how the model steps (default eager)")
     p.add_argument("--profile", action="store_true",
                    help="also list the operators that take a step's time at the largest batch size")

@@ -68,8 +68,6 @@ def test_a_vector_env_steps_through_the_compiled_step_it_asks_for(monkeypatch):
     """`compile="aot"` steps every game of a vector env through one step built for its batch size,
     with the frames the eager env gives. (The build is replaced by the functional eager step, so
     this checks the wiring, not inductor: tests/model/test_world.py compiles for real.)"""
-    import torch
-
     from dreamland.model.step import step
     from dreamland.model.stepper import CompiledStep
 

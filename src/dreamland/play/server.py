@@ -39,6 +39,7 @@ from typing import Any, Callable, Sequence
 
 import torch
 
+from dreamland.model.stepper import step_cache
 from dreamland.play import facts, guard
 from dreamland.play.bots import BOTS, Bot, make_bot
 from dreamland.play.controller import Controller, as_tensor
@@ -911,7 +912,8 @@ def serve(checkpoint: Any = None, *, host: str = "127.0.0.1", port: int = 8000,
     library = ReplayLibrary(replays, [replay] if replay else [])  # before the model: a wrong folder fails fast
     if replays:
         print_fn(f"dreamland play: {len(library)} replays under {replays} can be opened from the page")
-    if compile and (checkpoint is None or isinstance(checkpoint, (str, os.PathLike)) and Path(checkpoint).is_dir()):
+    names_a_model = checkpoint is None or isinstance(checkpoint, (str, os.PathLike)) and Path(checkpoint).is_dir()
+    if compile and names_a_model:  # a baseline or the toy has nothing to compile
         print_fn(f"dreamland play: preparing the compiled step ({'aot' if compile is True else compile}): "
                  f"built once (a minute or two), then loaded from {step_cache()}; --compile eager starts at once")
     if replay and tuple(slots) == ("chase", "chase"):  # a replay's own players, until someone takes over
