@@ -15,6 +15,7 @@ from dreamland.data.store import Store, pack
 from dreamland.data.windows import Gather
 from dreamland.model.heads import KEEP, N_MODES, Base, part_losses, real_targets, split
 from dreamland.model.priors import KEEP_TOLERANCE
+from dreamland.model.rules import game_age_offset
 from dreamland.model.window import loss_from_heads, prepare_window
 
 from .conftest import WINDOW, make_tiny
@@ -125,6 +126,33 @@ def test_hitlag_counts_down_in_real_games(small_store):
         total += hit.sum().item()
     print(f"hitlag countdown: {agree}/{total} frames in hitlag")
     assert total > 50 and agree / total > 0.95
+
+
+def test_the_games_state_age_counter_follows_its_rule_in_real_games(small_store):
+    """The replay's counter, from one real frame to the next with the real actions and hitlag:
+    +1, +0 from hitlag to hitlag, 0 with a new action (`rules.game_age_offset`). Far closer than
+    holding it, which is what a stepper reported before it kept the game's counter."""
+    age, hitlag, action = (layout.PLAYER_GROUPS[0].index("state_age"), layout.PLAYER_GROUPS[0].index("hitlag"),
+                           layout.PLAYER_GROUPS[2].index("action"))
+    rule_err = hold_err = stalls = 0.0
+    total = 0
+    for g in range(len(small_store.start)):
+        a, n = int(small_store.start[g]), int(small_store.length[g])
+        real = torch.from_numpy(np.array(small_store["player_real"][a:a + n], np.float32))
+        act = torch.from_numpy(np.asarray(small_store["player_wide"][a:a + n]).astype(np.int64))[..., action]
+        cur, nxt = real[:-1], real[1:]
+        continued = act[1:] == act[:-1]
+        stalled = (cur[..., hitlag] > 0) & (nxt[..., hitlag] > 0)
+        offset = game_age_offset(torch.zeros_like(cur[..., age]), continued, stalled)
+        predicted = torch.where(continued, cur[..., age] + 1 + offset, torch.zeros_like(offset))
+        rule_err += (predicted - nxt[..., age]).abs().sum().item()
+        hold_err += (cur[..., age] - nxt[..., age]).abs().sum().item()
+        stalls += (stalled & continued).sum().item()
+        total += cur[..., age].numel()
+    print(f"state_age one frame on: rule {rule_err / total:.3f}, hold {hold_err / total:.3f} "
+          f"over {total} frames, {stalls:.0f} in hitlag")
+    assert total > 10_000 and stalls > 100
+    assert rule_err < 0.5 * hold_err
 
 
 VELOCITY_RULES = {  # field -> the frames where its rule applies, by the next frame's airborne flag

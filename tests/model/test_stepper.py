@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
-from dreamland.data.encoding import encode
+from dreamland.data import layout
+from dreamland.data.encoding import encode, to_torch
 from dreamland.data.frame import FRAME_KEYS, first_frames
-from dreamland.model.stepper import ModelStepper
+from dreamland.data.windows import Gather
+from dreamland.model.checkpoint import default_checkpoint
+from dreamland.model.step import seed
+from dreamland.model.stepper import CompiledStep, ModelStepper
 
 from .conftest import make_tiny, make_tiny_lookup
 
@@ -52,6 +57,61 @@ def test_the_same_with_every_rule_and_the_action_table(real_window, action_table
     model = make_tiny_lookup(action_table, 6, rule_priors=True, velocity_rules=True, lookup_to_heads=True,
                              absent_inputs=True)
     _assert_same_rollouts(ModelStepper(model, context=SEED_FRAMES), real_window)
+
+
+_AGE = layout.PLAYER_GROUPS[0].index("state_age")
+_HITLAG = layout.PLAYER_GROUPS[0].index("hitlag")
+_ACTION = layout.PLAYER_GROUPS[2].index("action")
+
+
+def _windows_in_hitlag(store, n: int = 4) -> dict:
+    """n real windows, each from a game of `store`, whose seed ends with a player in hitlag and
+    in an action older than the seed (so its real counter and the model's clock differ)."""
+    gather = Gather(store, SEED_FRAMES + STEPS)
+    starts, games = [], []
+    for g in range(len(store.start)):
+        a, length = int(store.start[g]), int(store.length[g])
+        real = np.asarray(store["player_real"][a:a + length - SEED_FRAMES - STEPS])
+        ends = np.flatnonzero((real[:, :, _HITLAG] > 0).any(-1) & (real[:, :, _AGE] > SEED_FRAMES).any(-1))
+        ends = ends[ends >= SEED_FRAMES]
+        if len(ends):
+            starts.append(a + ends[len(ends) // 2] - SEED_FRAMES + 1)
+            games.append(g)
+    assert len(starts) >= 2
+    return to_torch(gather(np.array(starts[:n]), np.array(games[:n])))
+
+
+def test_frames_carry_the_games_counter_while_the_model_reads_its_clock(small_store):
+    """The shipped model from real frames: every field but state_age is what the bare step gives
+    when the model reads its own frames back (its clock, "frames since the action began"); the
+    returned state_age continues the seed's real counter (+1 a frame, +0 from hitlag to hitlag)
+    until the first new action, then equals the clock."""
+    stepper = ModelStepper.from_checkpoint(default_checkpoint())
+    window = _windows_in_hitlag(small_store)
+    controllers = encode(window)["controller"]
+    frames = _roll(stepper, window, slice(None))
+    bare = CompiledStep(stepper.model)
+    state, frame = seed(stepper.model, first_frames(window, SEED_FRAMES))
+    offset = window["player_real"][:, SEED_FRAMES - 1, :, _AGE] - frame["player_real"][..., _AGE]
+    assert (offset.abs() > 0.5).any(), "the seeds' real counters all equal the clock: no test"
+    live = torch.ones_like(offset, dtype=torch.bool)
+    carried = stalls = 0
+    others = [j for j in range(frame["player_real"].shape[-1]) if j != _AGE]
+    for t, got in enumerate(frames):
+        previous = frame
+        state, frame = bare(state, frame, controllers[:, SEED_FRAMES + t])
+        for k in FRAME_KEYS:
+            if k in ("player_real", "follower_real"):
+                torch.testing.assert_close(got[k][..., others], frame[k][..., others], msg=f"{k} at step {t}")
+            else:
+                torch.testing.assert_close(got[k], frame[k].to(got[k].dtype), msg=f"{k} at step {t}")
+        live &= frame["player_wide"][..., _ACTION] == previous["player_wide"][..., _ACTION]
+        stalled = live & (previous["player_real"][..., _HITLAG] > 0) & (frame["player_real"][..., _HITLAG] > 0)
+        offset = torch.where(live, offset - stalled.float(), torch.zeros_like(offset))
+        torch.testing.assert_close(got["player_real"][..., _AGE], frame["player_real"][..., _AGE] + offset,
+                                   msg=f"state_age at step {t}")
+        carried, stalls = carried + int(live.sum()), stalls + int(stalled.sum())
+    assert carried > 0 and stalls > 0, "no counter carried through hitlag: no test"
 
 
 def test_a_native_step_is_built_once_per_model_and_code(tmp_path, monkeypatch):

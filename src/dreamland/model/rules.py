@@ -21,7 +21,8 @@ What decides each field of the next frame:
   slot that (re)appears takes Nana when its leader is Popo (absent slots are stored as zeros, so
   their character cannot be carried through an absence).
 * RULE fields: `state_age` = previous + 1 while the character exists and its action is
-  unchanged, else 0.
+  unchanged, else 0: the model's clock. A stepper started from real frames reports the game's
+  own counter beside it (`game_age_offset`, `model.stepper.ModelStepper`).
 * Then the game's constraints, in this order (documented in docs/model.md):
   1. the action decides the airborne flag: an airborne-only action sets airborne = 1, a
      grounded-only action sets 0 (the action head is the richest prediction and the game derives
@@ -106,6 +107,18 @@ def age_rule_window(char_real: Tensor, char_cat: Tensor, char_exists: Tensor) ->
     out = char_real.clone()
     out[..., j] = age
     return out
+
+
+def game_age_offset(offset: Tensor, continued: Tensor, stalled: Tensor) -> Tensor:
+    """One frame of the game's own state_age counter, kept as an offset from the model's clock.
+
+    The model reads and writes "frames since the action began" (the rule above, `age_rule_window`),
+    while a replay's counter is the action's animation frame: it stands still from a frame in
+    hitlag to the next frame in hitlag (the animation is frozen; docs/model.md measures it) and
+    restarts with a new action. Both count +1 a frame and restart together, so the game's counter
+    is the clock plus a per-slot offset (the seed's counter minus the seed's clock) that loses one
+    frame in each frame of hitlag and is 0 from the first new action on. Game units, any shape."""
+    return torch.where(continued, offset - stalled.to(offset.dtype), torch.zeros_like(offset))
 
 
 def _col(fs: tuple[Field, ...], name: str) -> int:
@@ -343,4 +356,4 @@ class Rules(nn.Module):
         return nxt
 
 
-__all__ = ["FLOOR_DIP", "FLOOR_SPAN", "RULES", "Rules", "TOP_SLACK", "age_rule_window"]
+__all__ = ["FLOOR_DIP", "FLOOR_SPAN", "RULES", "Rules", "TOP_SLACK", "age_rule_window", "game_age_offset"]

@@ -14,9 +14,11 @@ from typing import Any, Callable
 import torch
 from torch import Tensor
 
-from dreamland.data.frame import STEP_KEYS, blank, canonical, normalize
+from dreamland.data import layout
+from dreamland.data.frame import STEP_KEYS, blank, canonical, frame_at, normalize
 from dreamland.model.checkpoint import load
 from dreamland.model.config import COMPILE_MODES
+from dreamland.model.rules import game_age_offset
 from dreamland.model.step import GameState, seed, step
 from dreamland.model.world import ModelState, WorldModel
 
@@ -235,8 +237,14 @@ class ModelStepper:
     """The world model behind the stepper protocol that evaluation, play and the environments
     drive: `init(seed)` consumes K real frames (`seed`), `step(state, frame, controllers)`
     advances every stream one frame through `CompiledStep` (no autograd, fixed dtypes, optionally
-    compiled). The first step starts from the frame `seed` returns (state_age set by its rule, as
-    in training) rather than the raw one the caller passes."""
+    compiled).
+
+    Two state_age counters: the model reads its clock, "frames since the action began", as in
+    training (the first step starts from the frame `seed` returns, whose state_age is set by that
+    rule, rather than the raw one the caller passes), while every frame `step` returns carries the
+    game's own counter, continued from the seed's real one (`rules.game_age_offset`). The model's
+    state keeps the difference, which `step` takes off the frame it is given; the model sees
+    exactly the frames it would see without it."""
 
     name = "model"
 
@@ -252,17 +260,23 @@ class ModelStepper:
         return self._step.compile_error
 
     @torch.no_grad()
-    def init(self, window: GameState) -> tuple[ModelState, GameState]:
+    def init(self, window: GameState) -> tuple[ModelState, GameState, Tensor]:
         dev = self.model.device
-        state, frame = seed(self.model, {k: v.to(dev) for k, v in window.items() if k != "controller"})
-        return state, frame
+        window = {k: v.to(dev) for k, v in window.items() if k != "controller"}
+        state, frame = seed(self.model, window)
+        real = frame_at(window, -1, keys=_REAL_KEYS)
+        return state, frame, (_ages(real) - _ages(frame)) * _exists(frame)
 
     def step(self, model_state, game_state: GameState, controllers: Tensor):
-        state, seeded = model_state
-        state, nxt = self._step(state, seeded if seeded is not None else game_state, controllers)
+        state, seeded, offset = model_state
+        current = seeded if seeded is not None else _with_ages(game_state, _ages(game_state) - offset)
+        state, nxt = self._step(state, current, controllers)
         if seeded is not None:  # the protocol returns the caller's dtypes; the seeded frame has the window's
             nxt = {k: v.to(game_state[k].dtype) if isinstance(game_state.get(k), Tensor) else v for k, v in nxt.items()}
-        return (state, None), nxt
+        continued = (_column(nxt, "wide", _ACTION) == _column(current, "wide", _ACTION)) & (_exists(nxt) > 0)
+        stalled = (_column(current, "real", _HITLAG) > 0) & (_column(nxt, "real", _HITLAG) > 0)
+        offset = game_age_offset(offset, continued, stalled)
+        return (state, None, offset), _with_ages(nxt, _ages(nxt) + offset)
 
     @classmethod
     def from_checkpoint(cls, path, device: str | torch.device = "cpu", compile: bool | str = False,
@@ -272,6 +286,36 @@ class ModelStepper:
         checkpoint = load(path, device)
         context = ((checkpoint.extra.get("train_config") or {}).get("data") or {}).get("context", 30)
         return cls(checkpoint.model, context=int(context), compile=compile, dtype=dtype)
+
+
+_WHO = ("player", "follower")  # the four character slots: leaders 0, 1, then followers 0, 1
+_REAL_KEYS = tuple(f"{who}_real" for who in _WHO)
+_AGE = layout.PLAYER_GROUPS[0].index("state_age")
+_HITLAG = layout.PLAYER_GROUPS[0].index("hitlag")
+_ACTION = layout.PLAYER_GROUPS[2].index("action")
+
+
+def _column(frame: GameState, group: str, j: int) -> Tensor:
+    """(B, 4) column j of a store group ("real", "wide") over the four character slots."""
+    return torch.cat([frame[f"{who}_{group}"][..., j] for who in _WHO], dim=1)
+
+
+def _exists(frame: GameState) -> Tensor:
+    return torch.cat([frame[f"{who}_exists"] for who in _WHO], dim=1).float()
+
+
+def _ages(frame: GameState) -> Tensor:
+    return _column(frame, "real", _AGE).float()
+
+
+def _with_ages(frame: GameState, ages: Tensor) -> GameState:
+    """`frame` with state_age of the four slots set to `ages` (B, 4); the caller's tensors untouched."""
+    out = dict(frame)
+    for i, who in enumerate(_WHO):
+        real = frame[f"{who}_real"].clone()
+        real[..., _AGE] = ages[:, 2 * i:2 * i + 2].to(real.dtype)
+        out[f"{who}_real"] = real
+    return out
 
 
 __all__ = ["CompiledStep", "ModelStepper", "compiled_step_key", "step_cache"]
