@@ -39,8 +39,8 @@ What decides each field of the next frame:
      pass from above the floor to more than `FLOOR_DIP` below it (the floor is solid; real
      landings dip a few units for a frame or two, then stand on it): such a fall is a landing,
      and y is the floor's;
-  5. last_attack_landed keeps its value unless the character's action changes or a hit connects
-     (some character of the game enters hitlag): the game writes it when a hit lands;
+  5. last_attack_landed keeps its value except on a frame where a hit lands (some character's
+     percent rises) or becomes 0 with a new action (a respawn): the game writes it then only;
   6. schema bounds (percent 0..999, shield 0..60, hitlag >= 0, state_age >= -1) and integer
      storage types (combo_count, item damage: rounded, within the type's range);
   7. slots whose `exists` flag is off are all zeros (as the store keeps them).
@@ -183,7 +183,7 @@ class Rules(nn.Module):
         self.c_percent, self.c_age = _col(c.real, "percent"), _col(c.real, "state_age")
         self.c_action, self.c_stocks = _col(c.cat, "action"), _col(c.cat, "stocks")
         self.c_airborne = _col(c.bin, "airborne")
-        self.c_hitlag, self.c_landed = _col(c.real, "hitlag"), _col(c.cat, "last_attack_landed")
+        self.c_landed = _col(c.cat, "last_attack_landed")
         self.c_character = _col(c.cat, "character")
         self.scale_x, self.scale_y = c.real[self.c_x].scale, c.real[self.c_y].scale
         self.scale_age = c.real[self.c_age].scale
@@ -294,15 +294,13 @@ class Rules(nn.Module):
             ch["real"] = self._real(self.char_part, h, cur["char_real"], base)
             self._drop_absent(ch, present)
 
-    def _landed(self, landed: Tensor, landed_cur: Tensor, hitlag: Tensor, hitlag_cur: Tensor,
-                new_action: Tensor, present: Tensor | None) -> Tensor:
-        """last_attack_landed changes only with a new action or on a frame where a hit connects
-        (some character of the game enters hitlag: `hitlag` of the next frame, 0 in slots that
-        will not exist); in games that never recorded hitlag, freely."""
-        hit = ((hitlag > 0) & (hitlag_cur <= 0)).any(-1, keepdim=True)
-        if present is not None:
-            hit = hit | (present[..., self.c_hitlag] < 0.5).unsqueeze(-1)
-        return torch.where(hit | new_action, landed, landed_cur.to(landed.dtype))
+    @staticmethod
+    def _landed(landed: Tensor, landed_cur: Tensor, damaged: Tensor, new_action: Tensor) -> Tensor:
+        """last_attack_landed: the game writes it when a hit lands, and a hit always deals damage:
+        it changes where some character of the game is `damaged` (its percent rises on the next
+        frame), or becomes 0 with a new action (a respawn)."""
+        opens = damaged.any(-1, keepdim=True) | (new_action & (landed == 0))
+        return torch.where(opens, landed, landed_cur.to(landed.dtype))
 
     # ------------------------------------------------------------------ the whole frame
 
@@ -350,9 +348,9 @@ class Rules(nn.Module):
         age_c = cur["char_real"][..., self.c_age]
         cols[self.c_age] = _state_age(age_c, self.scale_age, (act_n == act_c) & (cur["char_exists"] > 0.5))
         ch["real"] = torch.stack(cols, -1)
-        hitlag = cols[self.c_hitlag] * (ch["exists"] > 0.5).to(cols[self.c_hitlag].dtype)
-        ch["cat"][self.c_landed] = self._landed(ch["cat"][self.c_landed], cc[..., self.c_landed], hitlag,
-                                                cur["char_real"][..., self.c_hitlag], act_n != act_c, present)
+        damaged = cols[self.c_percent] * (ch["exists"] > 0.5).to(p_n.dtype) > p_c
+        ch["cat"][self.c_landed] = self._landed(ch["cat"][self.c_landed], cc[..., self.c_landed], damaged,
+                                                act_n != act_c)
 
         nxt: dict[str, Tensor] = {}
         for part, d in ((self.char_part, ch), (self.item_part, it)):
