@@ -358,6 +358,41 @@ def test_real_games_change_last_attack_landed_where_the_rule_lets_them(small_sto
     assert changes > 100 and allowed >= 0.98 * changes
 
 
+def test_the_ground_is_kept_through_the_air():
+    model = make_tiny()
+    f = base(action=FALLING)
+    f["player_small"][..., col("small", "airborne")] = 1
+    f["player_small"][..., col("small", "ground")] = 3
+    n = run_forced(model, f, lambda F: F.cat("ground", 5))
+    assert get(n, S("ground")) == 3  # still in the air, in the same action: the ground it left
+    n = run_forced(model, f, lambda F: F.cat("ground", 5).cat("action", STANDING))
+    assert get(n, S("ground")) == 5  # it lands: the ground it lands on
+
+
+def test_real_games_change_the_ground_where_the_rule_lets_them(small_store):
+    """In the test games the ground changes (nearly) never while a character stays airborne in
+    one action, and the characters do spend many frames like that."""
+    from dreamland.data.encoding import encode, to_torch
+    from dreamland.data.windows import Gather
+    from dreamland.model.window import prepare_window
+
+    rules = make_tiny().rules
+    blocked = changes = in_air = 0
+    for game in range(len(small_store.start)):
+        n = int(small_store.length[game])
+        enc = encode(to_torch(Gather(small_store, n)(np.array([int(small_store.start[game])]), np.array([game]))))
+        cur, _, nxt = prepare_window(enc)
+        air = (nxt["char_bin"][..., rules.c_airborne] > 0.5) & (cur["char_bin"][..., rules.c_airborne] > 0.5)
+        same = nxt["char_cat"][..., rules.c_action] == cur["char_cat"][..., rules.c_action]
+        on = nxt["char_exists"] > 0.5
+        changed = (nxt["char_cat"][..., rules.c_ground] != cur["char_cat"][..., rules.c_ground]) & on
+        changes += int(changed.sum())
+        blocked += int((changed & air & same).sum())
+        in_air += int((air & same & on).sum())
+    print(f"ground: {blocked} of {changes} real changes in the air within one action; {in_air} such frames")
+    assert changes > 100 and in_air > 10_000 and blocked <= 0.02 * changes
+
+
 def test_action_decides_airborne():
     model = make_tiny()
     assert A.is_airborne_only(FALLING) and A.is_grounded_only(STANDING)

@@ -40,7 +40,9 @@ What decides each field of the next frame:
      landings dip a few units for a frame or two, then stand on it): such a fall is a landing,
      and y is the floor's;
   5. last_attack_landed keeps its value except on a frame where a hit lands (some character's
-     percent rises) or becomes 0 with a new action (a respawn): the game writes it then only;
+     percent rises) or becomes 0 with a new action (a respawn): the game writes it then only; the
+     ground a character last stood on keeps its value through a frame airborne on both sides in
+     the same action (it is written on touching ground);
   6. schema bounds (percent 0..999, shield 0..60, hitlag >= 0, state_age >= -1) and integer
      storage types (combo_count, item damage: rounded, within the type's range);
   7. slots whose `exists` flag is off are all zeros (as the store keeps them).
@@ -183,7 +185,7 @@ class Rules(nn.Module):
         self.c_percent, self.c_age = _col(c.real, "percent"), _col(c.real, "state_age")
         self.c_action, self.c_stocks = _col(c.cat, "action"), _col(c.cat, "stocks")
         self.c_airborne = _col(c.bin, "airborne")
-        self.c_landed = _col(c.cat, "last_attack_landed")
+        self.c_landed, self.c_ground = _col(c.cat, "last_attack_landed"), _col(c.cat, "ground")
         self.c_character = _col(c.cat, "character")
         self.scale_x, self.scale_y = c.real[self.c_x].scale, c.real[self.c_y].scale
         self.scale_age = c.real[self.c_age].scale
@@ -351,6 +353,9 @@ class Rules(nn.Module):
         damaged = cols[self.c_percent] * (ch["exists"] > 0.5).to(p_n.dtype) > p_c
         ch["cat"][self.c_landed] = self._landed(ch["cat"][self.c_landed], cc[..., self.c_landed], damaged,
                                                 act_n != act_c)
+        in_air = (ch["bin"][self.c_airborne] > 0.5) & (cur["char_bin"][..., self.c_airborne] > 0.5)
+        ch["cat"][self.c_ground] = torch.where(in_air & (act_n == act_c), cc[..., self.c_ground].to(ch["cat"][self.c_ground].dtype),
+                                               ch["cat"][self.c_ground])
 
         nxt: dict[str, Tensor] = {}
         for part, d in ((self.char_part, ch), (self.item_part, it)):
