@@ -134,15 +134,20 @@ def broadcast_per_game(enc: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return enc
 
 
+_STICK_LO = torch.tensor([(f.bounds or (0.0, 1.0))[0] for _, f in STICKS], dtype=torch.float32)
+_STICK_SPAN = torch.tensor([(f.bounds or (0.0, 1.0))[1] - (f.bounds or (0.0, 1.0))[0] for _, f in STICKS],
+                           dtype=torch.float32)
+_BUTTON_BITS = torch.tensor(list(BUTTON_BITS.values()), dtype=torch.long)
+assert [j for j, _ in STICKS] == list(range(len(STICKS)))
+
+
 def encode_controller(sticks: torch.Tensor, buttons: torch.Tensor) -> torch.Tensor:
-    """Sticks (..., 5) in replay units and the button mask (...,) -> (..., N_CONTROLLER) in 0..1."""
-    cols = []
-    for j, f in STICKS:
-        lo, hi = f.bounds or (0.0, 1.0)
-        cols.append(((sticks[..., j].float() - lo) / (hi - lo)).clamp(0, 1))
-    mask = buttons.long()
-    cols += [((mask & bit) != 0).float() for bit in BUTTON_BITS.values()]
-    return torch.stack(cols, -1)
+    """Sticks (..., 5) in replay units and the button mask (...,) -> (..., N_CONTROLLER) in 0..1.
+    A few whole-tensor operations: play and the environments encode every frame's inputs."""
+    dev = sticks.device
+    axes = ((sticks.float() - _STICK_LO.to(dev)) / _STICK_SPAN.to(dev)).clamp(0, 1)
+    pressed = (buttons.long().unsqueeze(-1) & _BUTTON_BITS.to(dev)) != 0
+    return torch.cat([axes, pressed.float()], -1)
 
 
 def decode_controller(encoded: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
