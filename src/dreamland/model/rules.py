@@ -354,8 +354,9 @@ class Rules(nn.Module):
         ch["cat"][self.c_landed] = self._landed(ch["cat"][self.c_landed], cc[..., self.c_landed], damaged,
                                                 act_n != act_c)
         in_air = (ch["bin"][self.c_airborne] > 0.5) & (cur["char_bin"][..., self.c_airborne] > 0.5)
-        ch["cat"][self.c_ground] = torch.where(in_air & (act_n == act_c), cc[..., self.c_ground].to(ch["cat"][self.c_ground].dtype),
-                                               ch["cat"][self.c_ground])
+        ground = ch["cat"][self.c_ground]  # written on touching ground only
+        ch["cat"][self.c_ground] = torch.where(in_air & (act_n == act_c), cc[..., self.c_ground].to(ground.dtype),
+                                               ground)
 
         nxt: dict[str, Tensor] = {}
         for part, d in ((self.char_part, ch), (self.item_part, it)):
