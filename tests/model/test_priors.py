@@ -403,6 +403,13 @@ def test_motion_carry_scales_the_displacement_an_old_game_moves_by(mixed_store):
     assert (bases[1.0] - still).abs().max() > 0.01  # the characters move
     torch.testing.assert_close(bases[0.75] - still, 0.75 * (bases[1.0] - still), rtol=0, atol=1e-5)
     torch.testing.assert_close(bases[0.0], still, rtol=0, atol=1e-6)
+    # `motion_carry_y` scales y alone
+    model = make_tiny(rule_priors=True, velocity_rules=True, motion_rules=True, motion_carry=1.0, motion_carry_y=0.5)
+    split = model.rules.priors.base(*args, model.window_motion(inputs), inputs["present"])
+    x, y = model.rules.priors.k["x"], model.rules.priors.k["y"]
+    assert (bases[1.0][..., y] - still[..., y]).abs().max() > 0.01
+    torch.testing.assert_close(split[..., x], bases[1.0][..., x], rtol=0, atol=1e-6)
+    torch.testing.assert_close(split[..., y] - still[..., y], 0.5 * (bases[1.0][..., y] - still[..., y]), rtol=0, atol=1e-5)
 
 
 def test_the_step_carries_the_motion_the_window_computes(mixed_store):
@@ -478,3 +485,7 @@ def test_hitlag_and_motion_rules_need_the_rule_priors():
         preset("tiny", rule_priors=True, motion_carry=0.5)
     with pytest.raises(ConfigError, match="motion_carry must be in"):
         preset("tiny", rule_priors=True, motion_rules=True, motion_carry=1.5)
+    with pytest.raises(ConfigError, match="motion_carry_y must be in"):
+        preset("tiny", rule_priors=True, motion_rules=True, motion_carry_y=-0.1)
+    with pytest.raises(ConfigError, match="motion_carry_y needs motion_rules"):
+        preset("tiny", rule_priors=True, motion_carry_y=0.5)

@@ -182,6 +182,9 @@ class ModelConfig:
     # With `motion_rules`, the share of that displacement the base carries into the next frame:
     # below 1 a position error fed back as motion fades out instead of moving the character on.
     motion_carry: float = 1.0
+    # The share for y alone (None: `motion_carry`): a vertical displacement changes every frame
+    # (gravity), a horizontal one much less, so they may fade at different rates.
+    motion_carry_y: float | None = None
     # With `rule_priors`, a character whose next frame is in hitlag keeps its position (the game
     # freezes it; its velocities keep their values meanwhile, so adding them would move it).
     hitlag_rules: bool = False
@@ -233,10 +236,14 @@ class ModelConfig:
             raise ConfigError("model config: hitlag_rules needs rule_priors (the freeze is a position's prior)")
         if self.motion_rules and not self.rule_priors:
             raise ConfigError("model config: motion_rules needs rule_priors (the observed motion is a position's prior)")
-        if not 0.0 <= float(self.motion_carry) <= 1.0:
-            raise ConfigError(f"model config: motion_carry must be in [0, 1], got {self.motion_carry!r}")
-        if self.motion_carry != 1.0 and not self.motion_rules:
-            raise ConfigError("model config: motion_carry needs motion_rules (it scales the motion rule's displacement)")
+        for name in ("motion_carry", "motion_carry_y"):
+            v = getattr(self, name)
+            if v is None and name == "motion_carry_y":
+                continue
+            if not 0.0 <= float(v) <= 1.0:
+                raise ConfigError(f"model config: {name} must be in [0, 1], got {v!r}")
+            if v != 1.0 and not self.motion_rules:
+                raise ConfigError(f"model config: {name} needs motion_rules (it scales the motion rule's displacement)")
         if not 0.0 <= float(self.dropout) < 1.0:
             raise ConfigError(f"model config: dropout must be in [0, 1), got {self.dropout!r}")
         for name in ("delta_fraction", "jump_threshold", "event_weight"):
@@ -254,6 +261,11 @@ class ModelConfig:
             if not float(v) > 0:
                 raise ConfigError(f"model config: delta_scale[{k!r}] must be positive, got {v!r}")
         object.__setattr__(self, "delta_scale", dict(self.delta_scale))
+
+    @property
+    def motion_carries(self) -> tuple[float, float]:
+        """(x, y) shares of the motion rule's displacement."""
+        return self.motion_carry, self.motion_carry if self.motion_carry_y is None else self.motion_carry_y
 
     # ------------------------------------------------------------------ conversions
 

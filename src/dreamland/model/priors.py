@@ -24,8 +24,8 @@ hitlag (the game freezes a character then):
 With `motion` (`ModelConfig.motion_rules`), a game that did not record velocities (Slippi < 3.0:
 its `present` flags say so) moves a position by its displacement on the frame before, the constant
 velocity that is the best one-frame guess there (the velocities it would add are all 0), times
-`carry` (`ModelConfig.motion_carry`: below 1, a displacement fades out unless the heads renew
-it). That displacement needs the previous frame: a window has it, a step carries the previous
+`carry` (x, y) (`ModelConfig.motion_carry`, `motion_carry_y`: below 1, a displacement fades out
+unless the heads renew it). That displacement needs the previous frame: a window has it, a step carries the previous
 positions in the model state (`WorldModel.motion`), and a stream's first frame counts as at rest.
 
 The rules chain (hitlag -> velocities -> positions), so a step decodes `depth` times, each pass's
@@ -80,12 +80,12 @@ class CharPriors(nn.Module):
 
     def __init__(self, real: tuple[Field, ...], cat: tuple[Field, ...], binary: tuple[Field, ...],
                  pred: tuple[int, ...], velocities: bool = False, motion: bool = False,
-                 hitlag: bool = False, carry: float = 1.0):
+                 hitlag: bool = False, carry: tuple[float, float] = (1.0, 1.0)):
         super().__init__()
         self.pred = pred
         self.velocities = velocities
         self.motion = motion
-        self.carry = float(carry)
+        self.carry = tuple(float(c) for c in carry)
         self.hitlag = hitlag
         self.depth = 3 if velocities else 1
         names = ("x", "y", "hitlag") + _VELOCITIES
@@ -137,8 +137,8 @@ class CharPriors(nn.Module):
         vy = torch.where(air, self._game(nxt_real, "vel_y") + self._game(nxt_real, "vel_attack_y"), 0.0)
         if self.motion and motion is not None and present is not None:
             unrecorded = (present[..., self.col["vel_y"]] < 0.5).unsqueeze(-1)  # (..., 1): every slot
-            vx = torch.where(unrecorded, motion[..., 0] * (self.carry * self.scale["x"]), vx)
-            vy = torch.where(unrecorded, motion[..., 1] * (self.carry * self.scale["y"]), vy)
+            vx = torch.where(unrecorded, motion[..., 0] * (self.carry[0] * self.scale["x"]), vx)
+            vy = torch.where(unrecorded, motion[..., 1] * (self.carry[1] * self.scale["y"]), vy)
         if self.hitlag:
             frozen = self._game(nxt_real, "hitlag") > 0
             vx, vy = torch.where(frozen, 0.0, vx), torch.where(frozen, 0.0, vy)

@@ -179,7 +179,7 @@ class Rules(nn.Module):
                                  persistent=False)
         c = self.char_part
         self.priors = (CharPriors(c.real, c.cat, c.bin, c.real_pred, config.velocity_rules, config.motion_rules,
-                                  config.hitlag_rules, config.motion_carry)
+                                  config.hitlag_rules, config.motion_carries)
                        if config.rule_priors else None)
         self.c_x, self.c_y = _col(c.real, "x"), _col(c.real, "y")
         self.c_percent, self.c_age = _col(c.real, "percent"), _col(c.real, "state_age")
