@@ -12,12 +12,14 @@ import pytest
 import torch
 
 from dreamland.data import layout
-from dreamland.data.encoding import encode_controller
+from dreamland.data.encoding import encode, encode_controller, to_torch
+from dreamland.data.frame import frame_at
+from dreamland.data.windows import Gather
 from dreamland.model.bench import synthetic_frame
 from dreamland.model.heads import DELTA, KEEP, SET, ZERO, split
 from dreamland.model.rules import FLOOR_DIP, FLOOR_SPAN, TOP_SLACK
-from dreamland.data.frame import frame_at
 from dreamland.model.step import encode_state, step
+from dreamland.model.window import prepare_window
 from dreamland.schema import Role
 from dreamland.schema import actions as A
 from dreamland.schema.characters import NANA_INTERNAL, POPO_INTERNAL
@@ -296,19 +298,22 @@ def test_a_living_character_does_not_fall_through_the_main_floor():
     assert y_after(inside, 0.0, -FLOOR_DIP - 5, stage=0) == pytest.approx(-FLOOR_DIP - 5)  # no geometry
 
 
+def _transitions(store):
+    """(frame t, frame t+1) of every game of `store` as encoded windows (states as training reads
+    them), one game at a time."""
+    for game in range(len(store.start)):
+        n = int(store.length[game])
+        enc = encode(to_torch(Gather(store, n)(np.array([int(store.start[game])]), np.array([game]))))
+        cur, _, nxt = prepare_window(enc)
+        yield cur, nxt
+
+
 def test_real_games_keep_the_floor_rule(small_store):
     """Every real frame-to-frame transition of the test games already obeys the floor rule (the
     rule changes none, or a handful), while the games do dip below the floor."""
-    from dreamland.data.encoding import encode, to_torch
-    from dreamland.data.windows import Gather
-    from dreamland.model.window import prepare_window
-
     rules = make_tiny().rules
     changed = total = dipped = 0
-    for game in range(len(small_store.start)):
-        n = int(small_store.length[game])
-        enc = encode(to_torch(Gather(small_store, n)(np.array([int(small_store.start[game])]), np.array([game]))))
-        cur, _, nxt = prepare_window(enc)
+    for cur, nxt in _transitions(small_store):
         x, y = nxt["char_real"][..., rules.c_x], nxt["char_real"][..., rules.c_y]
         act = nxt["char_cat"][..., rules.c_action]
         alive = ~rules.is_dead[act] & ~rules.is_held[act] & (nxt["char_exists"] > 0.5)
@@ -338,16 +343,9 @@ def test_real_games_change_last_attack_landed_where_the_rule_lets_them(small_sto
     """In the test games every change of last_attack_landed comes on a frame where some
     character's percent rises, or is a reset to 0 with a new action: the frames the rule leaves
     open."""
-    from dreamland.data.encoding import encode, to_torch
-    from dreamland.data.windows import Gather
-    from dreamland.model.window import prepare_window
-
     rules = make_tiny().rules
     allowed = changes = 0
-    for game in range(len(small_store.start)):
-        n = int(small_store.length[game])
-        enc = encode(to_torch(Gather(small_store, n)(np.array([int(small_store.start[game])]), np.array([game]))))
-        cur, _, nxt = prepare_window(enc)
+    for cur, nxt in _transitions(small_store):
         damaged = nxt["char_real"][..., rules.c_percent] > cur["char_real"][..., rules.c_percent]
         new_action = nxt["char_cat"][..., rules.c_action] != cur["char_cat"][..., rules.c_action]
         now, then = cur["char_cat"][..., rules.c_landed], nxt["char_cat"][..., rules.c_landed]
@@ -372,16 +370,9 @@ def test_the_ground_is_kept_through_the_air():
 def test_real_games_change_the_ground_where_the_rule_lets_them(small_store):
     """In the test games the ground changes (nearly) never while a character stays airborne in
     one action, and the characters do spend many frames like that."""
-    from dreamland.data.encoding import encode, to_torch
-    from dreamland.data.windows import Gather
-    from dreamland.model.window import prepare_window
-
     rules = make_tiny().rules
     blocked = changes = in_air = 0
-    for game in range(len(small_store.start)):
-        n = int(small_store.length[game])
-        enc = encode(to_torch(Gather(small_store, n)(np.array([int(small_store.start[game])]), np.array([game]))))
-        cur, _, nxt = prepare_window(enc)
+    for cur, nxt in _transitions(small_store):
         air = (nxt["char_bin"][..., rules.c_airborne] > 0.5) & (cur["char_bin"][..., rules.c_airborne] > 0.5)
         same = nxt["char_cat"][..., rules.c_action] == cur["char_cat"][..., rules.c_action]
         on = nxt["char_exists"] > 0.5

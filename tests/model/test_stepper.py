@@ -65,8 +65,9 @@ _ACTION = layout.PLAYER_GROUPS[2].index("action")
 
 
 def _windows_in_hitlag(store, n: int = 4) -> dict:
-    """n real windows, each from a game of `store`, whose seed ends with a player in hitlag and
-    in an action older than the seed (so its real counter and the model's clock differ)."""
+    """n real windows, each from a game of `store`, whose seed ends on a frame where a player is
+    in hitlag and a player is in an action older than the seed (whose real counter and the
+    model's clock then differ)."""
     gather = Gather(store, SEED_FRAMES + STEPS)
     starts, games = [], []
     for g in range(len(store.start)):

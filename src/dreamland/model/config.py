@@ -236,10 +236,7 @@ class ModelConfig:
             raise ConfigError("model config: hitlag_rules needs rule_priors (the freeze is a position's prior)")
         if self.motion_rules and not self.rule_priors:
             raise ConfigError("model config: motion_rules needs rule_priors (the observed motion is a position's prior)")
-        for name in ("motion_carry", "motion_carry_y"):
-            v = getattr(self, name)
-            if v is None and name == "motion_carry_y":
-                continue
+        for name, v in zip(("motion_carry", "motion_carry_y"), self.motion_carries):
             if not 0.0 <= float(v) <= 1.0:
                 raise ConfigError(f"model config: {name} must be in [0, 1], got {v!r}")
             if v != 1.0 and not self.motion_rules:

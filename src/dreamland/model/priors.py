@@ -25,8 +25,9 @@ With `motion` (`ModelConfig.motion_rules`), a game that did not record velocitie
 its `present` flags say so) moves a position by its displacement on the frame before, the constant
 velocity that is the best one-frame guess there (the velocities it would add are all 0), times
 `carry` (x, y) (`ModelConfig.motion_carry`, `motion_carry_y`: below 1, a displacement fades out
-unless the heads renew it). That displacement needs the previous frame: a window has it, a step carries the previous
-positions in the model state (`WorldModel.motion`), and a stream's first frame counts as at rest.
+unless the heads renew it). That displacement needs the previous frame: a window has it, a step
+carries the previous positions in the model state (`WorldModel.motion`), and a stream's first
+frame counts as at rest.
 
 The rules chain (hitlag -> velocities -> positions), so a step decodes `depth` times, each pass's
 base reading the fields the pass before decoded (model/rules.py).
