@@ -269,14 +269,14 @@ class ModelStepper:
 
     def step(self, model_state, game_state: GameState, controllers: Tensor):
         state, seeded, offset = model_state
-        current = seeded if seeded is not None else _with_ages(game_state, _ages(game_state) - offset)
+        current = seeded if seeded is not None else _shift_ages(game_state, -offset)
         state, nxt = self._step(state, current, controllers)
         if seeded is not None:  # the protocol returns the caller's dtypes; the seeded frame has the window's
             nxt = {k: v.to(game_state[k].dtype) if isinstance(game_state.get(k), Tensor) else v for k, v in nxt.items()}
         continued = (_column(nxt, "wide", _ACTION) == _column(current, "wide", _ACTION)) & (_exists(nxt) > 0)
         stalled = (_column(current, "real", _HITLAG) > 0) & (_column(nxt, "real", _HITLAG) > 0)
         offset = game_age_offset(offset, continued, stalled)
-        return (state, None, offset), _with_ages(nxt, _ages(nxt) + offset)
+        return (state, None, offset), _shift_ages(nxt, offset)
 
     @classmethod
     def from_checkpoint(cls, path, device: str | torch.device = "cpu", compile: bool | str = False,
@@ -308,12 +308,15 @@ def _ages(frame: GameState) -> Tensor:
     return _column(frame, "real", _AGE).float()
 
 
-def _with_ages(frame: GameState, ages: Tensor) -> GameState:
-    """`frame` with state_age of the four slots set to `ages` (B, 4); the caller's tensors untouched."""
+def _shift_ages(frame: GameState, shift: Tensor) -> GameState:
+    """`frame` with `shift` (B, 4) added to state_age of the four slots; the caller's tensors
+    untouched, and `frame` itself where there is nothing to add (most of play: no real seed)."""
+    if not bool(shift.any()):
+        return frame
     out = dict(frame)
     for i, who in enumerate(_WHO):
         real = frame[f"{who}_real"].clone()
-        real[..., _AGE] = ages[:, 2 * i:2 * i + 2].to(real.dtype)
+        real[..., _AGE] = (real[..., _AGE].float() + shift[:, 2 * i:2 * i + 2]).to(real.dtype)
         out[f"{who}_real"] = real
     return out
 
