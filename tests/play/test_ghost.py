@@ -1,6 +1,7 @@
 """Replay ghost mode: the replay's inputs drive the model beside the real game, divergence, pause,
 step, seek, take-over and the saved session."""
 
+import gc
 import json
 import time
 import urllib.request
@@ -8,7 +9,7 @@ import urllib.request
 import pytest
 import torch
 
-from dreamland.play.ghost import SESSION_FORMAT, GhostReplay, divergence
+from dreamland.play.ghost import SESSION_FORMAT, GhostReplay, Recording, divergence
 from dreamland.play.server import GameLoop, MessageError, ServerThread
 
 from .helpers import RecordingStepper, recv_until
@@ -83,6 +84,21 @@ def test_divergence_compares_positions_and_actions(replay_path):
     g = GhostReplay(replay_path, 16)
     real = g.real_state()
     assert divergence(real, real) == {"position_error": [0.0, 0.0], "action_mismatch": [False, False]}
+
+
+def test_a_recording_keeps_its_frames_out_of_the_cycle_collectors_walk():
+    """Ten minutes of frames held as nested dicts made each full collection stall the game loop;
+    as JSON text the collector does not walk them, and the session file is the same object."""
+    rec = Recording({"model": "m", "fps": 60.0, "replay": None})
+    state = {"frame": 3, "players": [{"x": 1.5, "action": 14}]}
+    rec.add(3, torch.zeros(2, 17), state, None)
+    rec.add(4, torch.ones(2, 17), state, {"divergence": {"position_error": [0.5]}})
+    assert not any(gc.is_tracked(f) for f in rec.frames)
+    session = json.loads(rec.to_text())
+    assert session["format"] == SESSION_FORMAT and session["model"] == "m" and session["replay"] is None
+    assert [f["frame"] for f in session["frames"]] == [3, 4]
+    assert session["frames"][0]["state"] == state and session["frames"][1]["inputs"][0] == [1.0] * 17
+    assert "ghost" not in session["frames"][0] and session["frames"][1]["ghost"]["divergence"]["position_error"] == [0.5]
 
 
 def test_the_session_is_one_file_of_inputs_and_states(replay_path):

@@ -16,6 +16,7 @@ model's and the real states, which the page can play back without a server.
 from __future__ import annotations
 
 import collections
+import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +32,11 @@ SESSION_FORMAT = "dreamland-session/1"
 
 @dataclass
 class Recording:
-    """What was played: per frame the encoded inputs of both slots and the two states."""
+    """What was played: per frame the encoded inputs of both slots and the two states.
+
+    Each frame is kept as its JSON text: strings are invisible to Python's cycle collector, while
+    ten minutes of nested dicts made every full collection walk them (a frame of the game loop
+    stalled for 50-130 ms each time, docs/play.md)."""
 
     meta: dict[str, Any]
     # the last ten minutes: a long game keeps bounded memory and a session file a page can load
@@ -42,10 +47,12 @@ class Recording:
                  "state": state}
         if ghost is not None:
             entry["ghost"] = ghost
-        self.frames.append(entry)
+        self.frames.append(json.dumps(entry, separators=(",", ":")))
 
-    def to_json(self) -> dict[str, Any]:
-        return {"format": SESSION_FORMAT, **self.meta, "frames": list(self.frames)}
+    def to_text(self) -> str:
+        """The session file: one JSON object, its frames oldest first."""
+        head = json.dumps({"format": SESSION_FORMAT, **self.meta}, separators=(",", ":"))
+        return head[:-1] + ',"frames":[' + ",".join(self.frames) + "]}"
 
 
 def divergence(model: GameState, real: GameState) -> dict[str, list]:

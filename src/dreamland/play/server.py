@@ -783,7 +783,7 @@ def create_app(game: GameLoop, allowed_hosts: frozenset[str] | None = None):
         return web.json_response({**body, "current": game.replay_key})
 
     async def api_session(request: web.Request) -> web.Response:
-        body = json.dumps(game.recording.to_json(), separators=(",", ":"))
+        body = game.recording.to_text()
         return web.Response(text=body, content_type="application/json",
                             headers={"Content-Disposition": 'attachment; filename="dreamland-session.json"'})
 
