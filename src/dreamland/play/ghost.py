@@ -35,8 +35,8 @@ class Recording:
     """What was played: per frame the encoded inputs of both slots and the two states.
 
     Each frame is kept as its JSON text: strings are invisible to Python's cycle collector, while
-    ten minutes of nested dicts made every full collection walk them (a frame of the game loop
-    stalled for 50-130 ms each time, docs/play.md)."""
+    ten minutes of nested dicts made every full collection walk them and stall a frame of the
+    game loop (docs/play.md, `benchmarks/bench_play_gc.py`)."""
 
     meta: dict[str, Any]
     # the last ten minutes: a long game keeps bounded memory and a session file a page can load
