@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import sys
 import time
 
 
@@ -27,9 +28,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--slow-ms", type=float, default=20.0, help="a frame slower than this is listed")
     args = ap.parse_args(argv)
 
+    from dreamland.model.checkpoint import CheckpointError
     from dreamland.play.server import GameLoop
 
-    game = GameLoop(args.stepper, slots=("chase", "random"), compile=args.compile)
+    try:
+        game = GameLoop(args.stepper, slots=("chase", "random"), compile=args.compile)
+    except (CheckpointError, ValueError) as exc:  # a path that is no checkpoint, a bad --compile
+        print(f"bench_play_gc: {exc}", file=sys.stderr)
+        return 2
     gc.collect()
     gc.freeze()  # as GameLoop.run does: what exists before the game is not walked
     started: dict[str, float] = {}

@@ -47,7 +47,8 @@ def test_position_check_splits_real_games_by_recorded_velocities(small_store):
 
 @pytest.mark.parametrize("argv", [["floor_rule_check.py", "/nonexistent/store"],
                                   ["jump_check.py", "/nonexistent/checkpoint"],
-                                  ["position_check.py", "--store", "/nonexistent/store"]])
+                                  ["position_check.py", "--store", "/nonexistent/store"],
+                                  ["bench_play_gc.py", "--stepper", "/nonexistent/checkpoint"]])
 def test_bad_paths_are_one_line(argv):
     proc = subprocess.run([sys.executable, str(BENCHMARKS / argv[0]), *argv[1:]], capture_output=True,
                           text=True, timeout=300)

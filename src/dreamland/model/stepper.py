@@ -273,9 +273,11 @@ class ModelStepper:
         state, nxt = self._step(state, current, controllers)
         if seeded is not None:  # the protocol returns the caller's dtypes; the seeded frame has the window's
             nxt = {k: v.to(game_state[k].dtype) if isinstance(game_state.get(k), Tensor) else v for k, v in nxt.items()}
+        in_hitlag = _column(current, "real", _HITLAG) > 0
+        if not (bool(offset.any()) or bool(in_hitlag.any())):  # the counters agree and nothing stalls
+            return (state, None, offset), nxt
         continued = (_column(nxt, "wide", _ACTION) == _column(current, "wide", _ACTION)) & (_exists(nxt) > 0)
-        stalled = (_column(current, "real", _HITLAG) > 0) & (_column(nxt, "real", _HITLAG) > 0)
-        offset = game_age_offset(offset, continued, stalled)
+        offset = game_age_offset(offset, continued, in_hitlag & (_column(nxt, "real", _HITLAG) > 0))
         return (state, None, offset), _shift_ages(nxt, offset)
 
     @classmethod
@@ -310,7 +312,7 @@ def _ages(frame: GameState) -> Tensor:
 
 def _shift_ages(frame: GameState, shift: Tensor) -> GameState:
     """`frame` with `shift` (B, 4) added to state_age of the four slots; the caller's tensors
-    untouched, and `frame` itself where there is nothing to add (most of play: no real seed)."""
+    untouched, and `frame` itself where there is nothing to add."""
     if not bool(shift.any()):
         return frame
     out = dict(frame)

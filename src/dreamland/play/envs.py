@@ -16,7 +16,7 @@ Spaces:
 * terminated when the game is over (stocks or timer); truncated after `max_frames` frames.
 
 `compile` and `dtype` step the model as `load_stepper` does (`compile="aot"`: one native step per
-batch size, built on the first step and cached on disk).
+batch size, built on the first step and cached on disk; docs/model.md measures it).
 """
 
 from __future__ import annotations
